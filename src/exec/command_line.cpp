@@ -82,6 +82,22 @@ std::string format_duration(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + " ms";
 }
 
+bool file_has_content(const std::filesystem::path& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  unique_fd owner(fd);
+  std::string buf(content.size() + 1, '\0');
+  std::size_t got = 0;
+  for (;;) {
+    const auto r = ::read(fd, buf.data() + got, buf.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+    if (got == buf.size()) return false;  // longer than the content
+  }
+  return got == content.size() && std::string_view(buf.data(), got) == content;
+}
+
 }  // namespace
 
 std::optional<language_info> canonical_language(std::string_view language) {
@@ -148,12 +164,14 @@ preparation prepare_block(const code_block& block, const std::filesystem::path& 
                     ", outside " + root.string();
       return out;
     }
+    std::error_code ec;
+    fs::create_directories(file.parent_path(), ec);
+    write_file_atomically(file, block.code);
   } else {
+    // The name is the content's hash: a file already there with that name and content is reused.
     file = root / ("tmp_code_" + sha256_hex(block.code) + "." + language->extension);
+    if (!file_has_content(file, block.code)) write_file_atomically(file, block.code);
   }
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  write_file_atomically(file, block.code);
   prepared_block p{*language, file, file.lexically_relative(root), interpreter->second};
   p.argv.push_back(p.relative_file.string());
   out.block = std::move(p);
