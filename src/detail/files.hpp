@@ -1,0 +1,27 @@
+#ifndef KERNELGATE_DETAIL_FILES_HPP
+#define KERNELGATE_DETAIL_FILES_HPP
+
+// File helpers shared by every layer that writes files users read (notebooks, saved outputs,
+// code files): a reader or a crash never sees a half-written file.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace kernelgate::detail {
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
+/// then renamed over `path`. On failure the old file (if any) is intact and the temporary removed.
+/// @throws kernelgate::error(errc::io_error) naming the path and the system's reason.
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
+                           std::filesystem::perms permissions = std::filesystem::perms::owner_read |
+                                                                std::filesystem::perms::owner_write |
+                                                                std::filesystem::perms::group_read |
+                                                                std::filesystem::perms::others_read);
+
+/// Reads a whole file. @throws kernelgate::error(errc::io_error) naming the path.
+[[nodiscard]] std::string read_file(const std::filesystem::path& path);
+
+}  // namespace kernelgate::detail
+
+#endif
