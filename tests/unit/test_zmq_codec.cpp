@@ -2,8 +2,10 @@
 
 #include "kernelgate/error.hpp"
 #include "kernelgate/wire/zmq_codec.hpp"
+#include "wire/json_text.hpp"
 
 #include <array>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -254,6 +256,109 @@ TEST_CASE("invalid UTF-8 in received JSON is replaced as jupyter_client replaces
   const auto e = error_from(
       [&] { (void)kg::decode_zmq(frames, none, kg::channel::shell, nullptr, kg::invalid_utf8::reject); });
   CHECK(e.condition() == kg::errc::malformed_message);
-  CHECK(std::string(e.what()).find("content frame is not valid UTF-8 (first bad byte at offset 13)") !=
+  CHECK(std::string(e.what()).find("content frame (17 bytes) is not valid JSON: the text is not valid UTF-8 at byte 13") !=
         std::string::npos);
+}
+
+namespace {
+
+// kernelgate's reader must agree with nlohmann's parser: same value, or both refuse.
+void check_agrees_with_nlohmann(const std::string& text) {
+  CAPTURE(text);
+  bool reference_ok = true;
+  json reference;
+  try {
+    reference = json::parse(text);
+  } catch (const json::exception&) {
+    reference_ok = false;
+  }
+  bool ours_ok = true;
+  json ours;
+  try {
+    ours = kg::detail::parse_json(text, "test text", kg::invalid_utf8::reject);
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::malformed_message);
+    ours_ok = false;
+  }
+  REQUIRE(ours_ok == reference_ok);
+  if (ours_ok) {
+    CHECK(ours == reference);
+    CHECK(ours.dump() == reference.dump());  // same number types too (int64 / uint64 / double)
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the JSON reader gives nlohmann's values and refuses what nlohmann refuses") {
+  const char* cases[] = {
+      // valid
+      "{}", "[]", " \t\r\n{ \"a\" : [ 1 , 2 ] } \n", "0", "-0", "-0.0", "1", "-1", "123456789012",
+      "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+      "18446744073709551615", "18446744073709551616", "1e2", "1E-2", "1.5e+300", "2.2250738585072014e-308",
+      "4.9e-324", "1e-400", "0.1", "3.141592653589793", "1.7976931348623157e308", "true", "false", "null",
+      R"("\"\\\/\b\f\n\r\t")", R"("\u0000\u001f\u00e9\u2603\uD83D\uDE00")", "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"",
+      R"({"a":1,"a":2})", R"({"b":{"c":[{"d":null}]}})", R"(["\ud7ff","\ue000","\uFFFF"])",
+      // invalid
+      "", " ", "{", "}", "[1,]", "[,1]", "{\"a\":1,}", "{\"a\" 1}", "{1:2}", "{\"a\":}", "01", "-", "+1", "1.",
+      ".5", "1e", "1e+", "0x10", "NaN", "Infinity", "-Infinity", "1e400", "-1e400", "tru", "nul", "True",
+      "\"unterminated", "\"bad \\x escape\"", "\"\\u12\"", "\"\\uZZZZ\"", "\"tab\there\"", "\"nl\nhere\"",
+      "[1] [2]", "{} x", "'single'", R"("\ud800")", R"("\udc00")", R"("\ud800\u0041")", "\"\xff\"",
+      "\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "/* comment */ 1", "[1 2]",
+  };
+  for (const char* text : cases) check_agrees_with_nlohmann(text);
+}
+
+TEST_CASE("the JSON reader agrees with nlohmann on random documents and their mutations") {
+  std::mt19937 rng(20261128);
+  const auto random_value = [&](auto&& self, int depth) -> json {
+    switch (std::uniform_int_distribution<int>(0, depth > 4 ? 4 : 7)(rng)) {
+      case 0: return nullptr;
+      case 1: return std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+      case 2: return std::uniform_int_distribution<std::int64_t>(INT64_MIN, INT64_MAX)(rng);
+      case 3: return std::uniform_real_distribution<double>(-1e12, 1e12)(rng);
+      case 4: {
+        std::string s;
+        const char alphabet[] = "ab \"\\/\n\t\x01\x7f\xc3\xa9\xe2\x98\x83";
+        const int n = std::uniform_int_distribution<int>(0, 12)(rng);
+        for (int i = 0; i < n; ++i) {
+          const int k = std::uniform_int_distribution<int>(0, 10)(rng);
+          if (k >= 8) {
+            s += k == 8 ? "\xc3\xa9" : k == 9 ? "\xe2\x98\x83" : "\xf0\x9f\x98\x80";
+          } else {
+            s += alphabet[k];
+          }
+        }
+        return s;
+      }
+      case 5:
+      case 6: {
+        json arr = json::array();
+        const int n = std::uniform_int_distribution<int>(0, 4)(rng);
+        for (int i = 0; i < n; ++i) arr.push_back(self(self, depth + 1));
+        return arr;
+      }
+      default: {
+        json obj = json::object();
+        const int n = std::uniform_int_distribution<int>(0, 4)(rng);
+        for (int i = 0; i < n; ++i) obj["k" + std::to_string(std::uniform_int_distribution<int>(0, 5)(rng))] = self(self, depth + 1);
+        return obj;
+      }
+    }
+  };
+  const std::string mutations = "{}[],:\"\\ 0123456789-+.eEtrufalsn\x01\xff";
+  for (int i = 0; i < 300; ++i) {
+    const std::string text = random_value(random_value, 0).dump(std::uniform_int_distribution<int>(0, 1)(rng) ? 2 : -1);
+    check_agrees_with_nlohmann(text);
+    for (int m = 0; m < 5 && !text.empty(); ++m) {
+      std::string mutated = text;
+      const std::size_t at = std::uniform_int_distribution<std::size_t>(0, mutated.size() - 1)(rng);
+      const char with = mutations[std::uniform_int_distribution<std::size_t>(0, mutations.size() - 1)(rng)];
+      switch (std::uniform_int_distribution<int>(0, 2)(rng)) {
+        case 0: mutated[at] = with; break;
+        case 1: mutated.insert(at, 1, with); break;
+        default: mutated.erase(at, 1); break;
+      }
+      check_agrees_with_nlohmann(mutated);
+    }
+  }
 }
