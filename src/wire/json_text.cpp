@@ -121,55 +121,46 @@ class json_reader {
     }
   }
 
-  nlohmann::json read_object(std::size_t depth) {
-    check_depth(depth);
-    ++at_;
-    nlohmann::json result = nlohmann::json::object();
-    auto& members = result.get_ref<nlohmann::json::object_t&>();
+  // The members of an array or object, between its brackets: read_one() reads each one.
+  template <class ReadOne>
+  void read_sequence(char close, const char* context, ReadOne read_one) {
+    ++at_;  // the opening bracket
     skip_space();
-    if (at_ < text_.size() && text_[at_] == '}') {
+    if (at_ < text_.size() && text_[at_] == close) {
       ++at_;
-      return result;
+      return;
     }
     for (;;) {
       skip_space();
+      read_one();
+      skip_space();
+      if (at_ >= text_.size() || text_[at_] != ',') break;
+      ++at_;
+    }
+    expect(close, context);
+  }
+
+  nlohmann::json read_object(std::size_t depth) {
+    check_depth(depth);
+    nlohmann::json result = nlohmann::json::object();
+    auto& members = result.get_ref<nlohmann::json::object_t&>();
+    read_sequence('}', "or ',' in an object", [&] {
       if (at_ >= text_.size() || text_[at_] != '"') fail("expected a string key in an object");
       std::string key = read_string();
       skip_space();
       expect(':', "after an object key");
       skip_space();
       members.insert_or_assign(std::move(key), read_value(depth));
-      skip_space();
-      if (at_ < text_.size() && text_[at_] == ',') {
-        ++at_;
-        continue;
-      }
-      expect('}', "or ',' in an object");
-      return result;
-    }
+    });
+    return result;
   }
 
   nlohmann::json read_array(std::size_t depth) {
     check_depth(depth);
-    ++at_;
     nlohmann::json result = nlohmann::json::array();
     auto& elements = result.get_ref<nlohmann::json::array_t&>();
-    skip_space();
-    if (at_ < text_.size() && text_[at_] == ']') {
-      ++at_;
-      return result;
-    }
-    for (;;) {
-      skip_space();
-      elements.push_back(read_value(depth));
-      skip_space();
-      if (at_ < text_.size() && text_[at_] == ',') {
-        ++at_;
-        continue;
-      }
-      expect(']', "or ',' in an array");
-      return result;
-    }
+    read_sequence(']', "or ',' in an array", [&] { elements.push_back(read_value(depth)); });
+    return result;
   }
 
   // Bytes copied as they are inside a string: printable ASCII other than '"' and '\'.

@@ -3,8 +3,10 @@
 #include "kernelgate/error.hpp"
 #include "kernelgate/wire/zmq_codec.hpp"
 #include "wire/json_text.hpp"
+#include "wire_support.hpp"
 
 #include <array>
+#include <limits>
 #include <random>
 #include <string>
 #include <string_view>
@@ -23,18 +25,6 @@ kg::message sample_message() {
                                    kg::channel::shell);
   m.metadata = {{"cellId", "c1"}};
   return m;
-}
-
-// Runs `f`, which must throw a kernelgate::error, and returns it.
-template <class F>
-kg::error error_from(F&& f) {
-  try {
-    f();
-  } catch (const kg::error& e) {
-    return e;
-  }
-  FAIL("expected a kernelgate::error");
-  return kg::error(kg::errc::invalid_argument, "unreachable");
 }
 
 std::vector<std::string> frames_with(std::vector<std::string> frames, std::size_t index, std::string value) {
@@ -123,24 +113,24 @@ TEST_CASE("signature failures are typed and checked before the JSON is read") {
   const auto frames = kg::encode_zmq(sample_message(), sign);
 
   SUBCASE("unsigned message where a key is set") {
-    const auto e = error_from([&] { (void)kg::decode_zmq(frames_with(frames, 1, ""), sign, kg::channel::shell); });
+    const auto e = kgtest::error_from([&] { (void)kg::decode_zmq(frames_with(frames, 1, ""), sign, kg::channel::shell); });
     CHECK(e.condition() == kg::errc::unsigned_message);
   }
   SUBCASE("signed with another key") {
     const auto other = kg::encode_zmq(sample_message(), kg::signer("wrong-key"));
-    const auto e = error_from([&] { (void)kg::decode_zmq(other, sign, kg::channel::shell); });
+    const auto e = kgtest::error_from([&] { (void)kg::decode_zmq(other, sign, kg::channel::shell); });
     CHECK(e.condition() == kg::errc::signature_mismatch);
     CHECK(std::string(e.what()).find("right-key") == std::string::npos);
     CHECK(std::string(e.what()).find("wrong-key") == std::string::npos);
   }
   SUBCASE("another scheme") {
     const auto other = kg::encode_zmq(sample_message(), kg::signer("right-key", "hmac-sha512"));
-    CHECK(error_from([&] { (void)kg::decode_zmq(other, sign, kg::channel::shell); }).condition() ==
+    CHECK(kgtest::error_from([&] { (void)kg::decode_zmq(other, sign, kg::channel::shell); }).condition() ==
           kg::errc::signature_mismatch);
   }
   SUBCASE("truncated signature") {
     const auto cut = frames_with(frames, 1, frames[1].substr(0, 63));
-    CHECK(error_from([&] { (void)kg::decode_zmq(cut, sign, kg::channel::shell); }).condition() ==
+    CHECK(kgtest::error_from([&] { (void)kg::decode_zmq(cut, sign, kg::channel::shell); }).condition() ==
           kg::errc::signature_mismatch);
   }
   SUBCASE("each signed frame is covered") {
@@ -148,13 +138,13 @@ TEST_CASE("signature failures are typed and checked before the JSON is read") {
       CAPTURE(i);
       // Same JSON value, other bytes: the signature covers the bytes as received.
       const auto spaced = frames_with(frames, i, frames[i] + " ");
-      CHECK(error_from([&] { (void)kg::decode_zmq(spaced, sign, kg::channel::shell); }).condition() ==
+      CHECK(kgtest::error_from([&] { (void)kg::decode_zmq(spaced, sign, kg::channel::shell); }).condition() ==
             kg::errc::signature_mismatch);
     }
   }
   SUBCASE("a forged frame that is not even JSON is refused as forged, not parsed") {
     const auto forged = frames_with(frames, 5, "{not json");
-    CHECK(error_from([&] { (void)kg::decode_zmq(forged, sign, kg::channel::shell); }).condition() ==
+    CHECK(kgtest::error_from([&] { (void)kg::decode_zmq(forged, sign, kg::channel::shell); }).condition() ==
           kg::errc::signature_mismatch);
   }
   SUBCASE("buffers are not signed, as in the reference") {
@@ -171,13 +161,13 @@ TEST_CASE("a replayed message is refused; forged ones are not recorded") {
   const auto frames = kg::encode_zmq(sample_message(), sign);
   CHECK_NOTHROW((void)kg::decode_zmq(frames, sign, kg::channel::shell, &guard));
   CHECK(guard.size() == 1);
-  CHECK(error_from([&] { (void)kg::decode_zmq(frames, sign, kg::channel::shell, &guard); }).condition() ==
+  CHECK(kgtest::error_from([&] { (void)kg::decode_zmq(frames, sign, kg::channel::shell, &guard); }).condition() ==
         kg::errc::replayed_message);
   // Without a guard the same frames decode again.
   CHECK_NOTHROW((void)kg::decode_zmq(frames, sign, kg::channel::shell));
 
   const auto forged = frames_with(kg::encode_zmq(sample_message(), sign), 1, std::string(64, 'a'));
-  CHECK(error_from([&] { (void)kg::decode_zmq(forged, sign, kg::channel::shell, &guard); }).condition() ==
+  CHECK(kgtest::error_from([&] { (void)kg::decode_zmq(forged, sign, kg::channel::shell, &guard); }).condition() ==
         kg::errc::signature_mismatch);
   CHECK(guard.size() == 1);
 
@@ -192,7 +182,7 @@ TEST_CASE("malformed frame lists are refused with malformed_message") {
   const kg::signer none;
   const auto good = kg::encode_zmq(sample_message(), none);
   const auto check_malformed = [&](const std::vector<std::string>& frames, std::string_view needle) {
-    const auto e = error_from([&] { (void)kg::decode_zmq(frames, none, kg::channel::shell); });
+    const auto e = kgtest::error_from([&] { (void)kg::decode_zmq(frames, none, kg::channel::shell); });
     CHECK(e.condition() == kg::errc::malformed_message);
     CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, std::string(e.what()));
   };
@@ -223,6 +213,16 @@ TEST_CASE("nesting up to the limit is fine; brackets inside strings do not count
   CHECK(d.msg.content.at("s").get<std::string>().size() == 5001);
 }
 
+TEST_CASE("non-finite numbers, which JSON cannot hold, are written as null") {
+  kg::message m = sample_message();
+  m.content["nan"] = std::numeric_limits<double>::quiet_NaN();
+  m.content["inf"] = -std::numeric_limits<double>::infinity();
+  const auto frames = kg::encode_zmq(m, kg::signer());
+  const auto d = kg::decode_zmq(frames, kg::signer(), kg::channel::shell);
+  CHECK(d.msg.content.at("nan").is_null());
+  CHECK(d.msg.content.at("inf").is_null());
+}
+
 TEST_CASE("invalid UTF-8 in an outgoing message follows the chosen policy") {
   kg::message m = sample_message();
   m.content["text"] = "ok \xff\xfe end";
@@ -233,7 +233,7 @@ TEST_CASE("invalid UTF-8 in an outgoing message follows the chosen policy") {
   const auto d = kg::decode_zmq(replaced, sign, kg::channel::shell);
   CHECK(d.msg.content.at("text").get<std::string>().starts_with("ok \xef\xbf\xbd"));
 
-  const auto e = error_from([&] { (void)kg::encode_zmq(m, sign, {}, kg::invalid_utf8::reject); });
+  const auto e = kgtest::error_from([&] { (void)kg::encode_zmq(m, sign, {}, kg::invalid_utf8::reject); });
   CHECK(e.condition() == kg::errc::invalid_argument);
   CHECK(std::string(e.what()).find("content") != std::string::npos);
   CHECK(std::string(e.what()).find("UTF-8") != std::string::npos);
@@ -253,7 +253,7 @@ TEST_CASE("invalid UTF-8 in received JSON is replaced as jupyter_client replaces
   CHECK(kg::decode_zmq(frames, none, kg::channel::shell).msg.content.at("t") == "fine \u00e9 \U0001F600");
 
   frames[5] = "{\"bad utf8\":\"\xff\xfe\"}";
-  const auto e = error_from(
+  const auto e = kgtest::error_from(
       [&] { (void)kg::decode_zmq(frames, none, kg::channel::shell, nullptr, kg::invalid_utf8::reject); });
   CHECK(e.condition() == kg::errc::malformed_message);
   CHECK(std::string(e.what()).find("content frame (17 bytes) is not valid JSON: the text is not valid UTF-8 at byte 13") !=
