@@ -362,3 +362,41 @@ TEST_CASE("the JSON reader agrees with nlohmann on random documents and their mu
     }
   }
 }
+
+TEST_CASE("random and mutated frame lists either decode or fail with a kernelgate::error") {
+  std::mt19937 rng(11);
+  const kg::signer none;
+  kg::message m = sample_message();
+  m.buffers = {"buf"};
+  const std::vector<std::string> ids{"topic"};
+  const auto seed = kg::encode_zmq(m, none, ids);
+  int decoded = 0;
+  int refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    auto frames = seed;
+    const int edits = std::uniform_int_distribution<int>(1, 3)(rng);
+    for (int e = 0; e < edits; ++e) {
+      if (frames.empty()) break;
+      const std::size_t which = std::uniform_int_distribution<std::size_t>(0, frames.size() - 1)(rng);
+      std::string& f = frames[which];
+      switch (std::uniform_int_distribution<int>(0, 3)(rng)) {
+        case 0: frames.erase(frames.begin() + static_cast<std::ptrdiff_t>(which)); break;
+        case 1:
+          if (!f.empty()) f[std::uniform_int_distribution<std::size_t>(0, f.size() - 1)(rng)] =
+              static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
+          break;
+        case 2: f.resize(f.size() / 2); break;
+        default: frames.insert(frames.begin() + static_cast<std::ptrdiff_t>(which), f); break;
+      }
+    }
+    try {
+      (void)kg::decode_zmq(frames, none, kg::channel::iopub);
+      ++decoded;
+    } catch (const kg::error& e) {
+      CHECK(e.condition() == kg::errc::malformed_message);
+      ++refused;
+    }
+  }
+  CHECK(decoded > 0);
+  CHECK(refused > 0);
+}
