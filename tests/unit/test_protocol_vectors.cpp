@@ -11,6 +11,7 @@
 #include "wire_support.hpp"
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -178,5 +179,56 @@ TEST_CASE("WebSocket negative vectors are refused with malformed_message") {
     const auto kind = c.at("kind") == "text" ? kg::ws_frame_kind::text : kg::ws_frame_kind::binary;
     CHECK(kgtest::error_name([&] { (void)kg::decode_ws(kind, from_hex(c.at("frame_hex")), protocol); }) ==
           c.at("expected_error").get<std::string>());
+  }
+}
+
+TEST_CASE("captured ipykernel exchanges are well-formed and survive every codec unchanged") {
+  const json file = load("messages.json");
+  const json& exchanges = file.at("exchanges");
+  REQUIRE(exchanges.size() >= 15);
+  const kg::signer sign("a-key");
+  std::set<std::string> iopub_types;
+  for (const json& ex : exchanges) {
+    const std::string name = ex.at("name");
+    CAPTURE(name);
+    const auto chan = kg::channel_from_string(ex.at("channel").get<std::string>());
+    REQUIRE(chan.has_value());
+    const kg::message request = expected_message(ex.at("request"), *chan);
+    const kg::message reply = expected_message(ex.at("reply"), *chan);
+    std::vector<kg::message> all{request, reply};
+
+    // Replies answer their request by type and by parent.
+    const std::string request_type = request.msg_type();
+    REQUIRE(request_type.ends_with("_request"));
+    CHECK(reply.msg_type() == request_type.substr(0, request_type.size() - 8) + "_reply");
+    CHECK(reply.parent_msg_id() == request.msg_id());
+    CHECK(request.parent_msg_id().empty());
+
+    // IOPub output is fenced by busy and idle, all with the request as parent.
+    const json& iopub = ex.at("iopub");
+    REQUIRE(iopub.size() >= 2);
+    for (const json& j : iopub) {
+      const kg::message m = expected_message(j, kg::channel::iopub);
+      CHECK(m.parent_msg_id() == request.msg_id());
+      iopub_types.insert(m.msg_type());
+      all.push_back(m);
+    }
+    CHECK(iopub.front().at("content").at("execution_state") == "busy");
+    CHECK(iopub.back().at("content").at("execution_state") == "idle");
+    for (const char* key : {"stdin", "client_stdin"}) {
+      for (const json& j : ex.value(key, json::array())) all.push_back(expected_message(j, kg::channel::input));
+    }
+
+    for (const kg::message& m : all) {
+      kgtest::check_same_message(kg::decode_zmq(kg::encode_zmq(m, sign), sign, m.chan).msg, m);
+      for (const auto protocol : {kg::ws_protocol::v1, kg::ws_protocol::legacy}) {
+        const kg::ws_frame frame = kg::encode_ws(m, protocol);
+        kgtest::check_same_message(kg::decode_ws(frame.kind, frame.payload, protocol), m);
+      }
+    }
+  }
+  for (const char* type : {"status", "execute_input", "stream", "execute_result", "display_data", "update_display_data",
+                           "clear_output", "error"}) {
+    CHECK_MESSAGE(iopub_types.count(type) == 1, "no captured IOPub " << type);
   }
 }
