@@ -20,8 +20,6 @@ std::string without_exception_prefix(const char* what) {
   return std::string(text);
 }
 
-const char* type_name(const nlohmann::json& j) { return j.type_name(); }
-
 // Length of the well-formed UTF-8 sequence at text[i], or 0 when it is not one; in that case `bad`
 // is the length of its maximal ill-formed prefix (Unicode 15, section 3.9, table 3-7), the unit that
 // Python's decode("utf-8", "replace") turns into one U+FFFD.
@@ -66,7 +64,7 @@ struct reject_json {
 // A JSON reader that builds nlohmann::json values directly. It exists for speed: message content is
 // mostly long strings (stream output, images), which it copies in runs instead of byte by byte, and
 // it checks UTF-8 and nesting on the way instead of in extra passes. It accepts exactly RFC 8259
-// JSON, and gives the values nlohmann's parser gives (integers as int64/uint64, else double; the
+// JSON (ill-formed UTF-8 aside, which follows the policy), and gives the values nlohmann's parser gives (integers as int64/uint64, else double; the
 // last of duplicate keys wins).
 class json_reader {
  public:
@@ -370,24 +368,34 @@ nlohmann::json parse_json(std::string_view text, std::string_view what, invalid_
   }
 }
 
-message make_checked_message(nlohmann::json header, nlohmann::json parent_header, nlohmann::json metadata,
-                             nlohmann::json content, channel chan) {
-  const auto require_object = [](const nlohmann::json& part, const char* name) {
-    if (!part.is_object()) {
-      throw error(errc::malformed_message, std::string("malformed message: the ") + name +
-                                               " must be a JSON object, but it is a " + type_name(part));
-    }
-  };
-  require_object(header, "header");
-  require_object(parent_header, "parent_header");
-  require_object(metadata, "metadata");
-  require_object(content, "content");
+std::string shape_problem(const nlohmann::json& header, const nlohmann::json& parent_header,
+                          const nlohmann::json& metadata, const nlohmann::json& content) {
+  const std::pair<const nlohmann::json*, const char*> parts[] = {
+      {&header, "header"}, {&parent_header, "parent_header"}, {&metadata, "metadata"}, {&content, "content"}};
+  for (const auto& [part, name] : parts) {
+    if (!part->is_object()) return std::string("the ") + name + " must be a JSON object, but it is a " + part->type_name();
+  }
   for (const char* field : {"msg_id", "msg_type"}) {
     const auto it = header.find(field);
     if (it == header.end() || !it->is_string()) {
-      throw error(errc::malformed_message, std::string("malformed message: the header has no string '") + field +
-                                               "' (every Jupyter message header needs msg_id and msg_type)");
+      return std::string("the header has no string '") + field +
+             "' (every Jupyter message header needs msg_id and msg_type)";
     }
+  }
+  return {};
+}
+
+void check_sendable(const message& m) {
+  if (const std::string problem = shape_problem(m.header, m.parent_header, m.metadata, m.content); !problem.empty()) {
+    throw error(errc::invalid_argument, "cannot send this message: " + problem +
+                                            "; build messages with make_message, which fills the header");
+  }
+}
+
+message make_checked_message(nlohmann::json header, nlohmann::json parent_header, nlohmann::json metadata,
+                             nlohmann::json content, channel chan) {
+  if (const std::string problem = shape_problem(header, parent_header, metadata, content); !problem.empty()) {
+    throw error(errc::malformed_message, "malformed message: " + problem);
   }
   message m;
   m.header = std::move(header);

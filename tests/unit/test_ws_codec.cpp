@@ -116,6 +116,19 @@ TEST_CASE("the heartbeat channel cannot be sent over a WebSocket") {
   }
 }
 
+TEST_CASE("a message no peer could accept is refused in every WebSocket form") {
+  kg::message m = sample_message();
+  m.parent_header = nullptr;
+  for (const auto protocol : {kg::ws_protocol::v1, kg::ws_protocol::legacy}) {
+    const auto e = kgtest::error_from([&] { (void)kg::encode_ws(m, protocol); });
+    CHECK(e.condition() == kg::errc::invalid_argument);
+    CHECK(std::string(e.what()).find("parent_header must be a JSON object") != std::string::npos);
+  }
+  m.buffers = {"b"};
+  CHECK(kgtest::error_from([&] { (void)kg::encode_ws(m, kg::ws_protocol::legacy); }).condition() ==
+        kg::errc::invalid_argument);
+}
+
 TEST_CASE("invalid UTF-8 follows the policy in WebSocket frames too") {
   kg::message m = sample_message();
   m.content["text"] = "\xc3";

@@ -213,6 +213,25 @@ TEST_CASE("nesting up to the limit is fine; brackets inside strings do not count
   CHECK(d.msg.content.at("s").get<std::string>().size() == 5001);
 }
 
+TEST_CASE("a message no peer could accept is refused before it is sent") {
+  const kg::signer sign("k");
+  kg::message empty;  // no msg_id, no msg_type
+  auto e = kgtest::error_from([&] { (void)kg::encode_zmq(empty, sign); });
+  CHECK(e.condition() == kg::errc::invalid_argument);
+  CHECK(std::string(e.what()).find("msg_id") != std::string::npos);
+
+  kg::message m = sample_message();
+  m.content = json::array();
+  e = kgtest::error_from([&] { (void)kg::encode_zmq(m, sign); });
+  CHECK(e.condition() == kg::errc::invalid_argument);
+  CHECK(std::string(e.what()).find("content must be a JSON object") != std::string::npos);
+
+  m = sample_message();
+  m.header["msg_type"] = 3;
+  CHECK(kgtest::error_from([&] { (void)kg::encode_zmq(std::move(m), sign); }).condition() ==
+        kg::errc::invalid_argument);
+}
+
 TEST_CASE("non-finite numbers, which JSON cannot hold, are written as null") {
   kg::message m = sample_message();
   m.content["nan"] = std::numeric_limits<double>::quiet_NaN();

@@ -31,7 +31,9 @@ struct zmq_decoded {
 /// The signed frames of `m`. JSON is compact with sorted keys and UTF-8 left unescaped; invalid
 /// UTF-8 follows `policy`; non-finite numbers (NaN, infinities), which JSON cannot hold, are written
 /// as null. `m.chan` is not sent (the socket is the channel).
-/// @throws kernelgate::error errc::invalid_argument when a part cannot be written under `policy`.
+/// @throws kernelgate::error errc::invalid_argument when `m` is no message a peer could accept (a
+///         part that is not a JSON object, a header without string msg_id and msg_type), or a part
+///         cannot be written under `policy`.
 /// Thread-safe (signing from several threads at once is safe).
 [[nodiscard]] std::vector<std::string> encode_zmq(const message& m, const signer& sign,
                                                   std::span<const std::string> identities = {},
