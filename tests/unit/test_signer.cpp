@@ -53,6 +53,17 @@ TEST_CASE("signer computes the reference HMAC for every hashlib-named scheme") {
   }
 }
 
+TEST_CASE("keys longer than a block, and keys with NUL bytes, are used whole") {
+  // RFC 4231 test case 6.
+  const kg::signer long_key(std::string(131, '\xaa'));
+  CHECK(long_key.sign(std::array{"Test Using Larger Than Block-Size Key - Hash Key First"sv}) ==
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  // Python: hmac.new(b"a\x00b", b"x", "sha256").hexdigest()
+  const kg::signer nul_key("a\0b"sv);
+  CHECK(nul_key.sign(std::array{"x"sv}) == "758acf85d010dbd67262388f811fe5ac923b76ed1301265a66fce397586291b4");
+  CHECK(kg::signer("a"sv).sign(std::array{"x"sv}) != nul_key.sign(std::array{"x"sv}));
+}
+
 TEST_CASE("the default scheme is hmac-sha256") {
   const kg::signer s("Jefe");
   CHECK(s.scheme() == "hmac-sha256");
