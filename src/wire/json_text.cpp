@@ -11,15 +11,6 @@
 namespace kernelgate::detail {
 namespace {
 
-// nlohmann's exception texts start with "[json.exception.<kind>.<id>] "; the rest reads well alone.
-std::string without_exception_prefix(const char* what) {
-  std::string_view text(what);
-  if (text.starts_with("[json.exception.")) {
-    if (const auto end = text.find("] "); end != std::string_view::npos) text.remove_prefix(end + 2);
-  }
-  return std::string(text);
-}
-
 // Length of the well-formed UTF-8 sequence at text[i], or 0 when it is not one; in that case `bad`
 // is the length of its maximal ill-formed prefix (Unicode 15, section 3.9, table 3-7), the unit that
 // Python's decode("utf-8", "replace") turns into one U+FFFD.
@@ -329,23 +320,125 @@ class json_reader {
   std::size_t at_ = 0;
 };
 
+// Thrown by json_writer for a string that is not UTF-8 under invalid_utf8::reject.
+struct unwritable_string {
+  std::size_t offset;
+};
+
+// Writes nlohmann::json values as compact JSON, byte for byte as nlohmann's dump() does for valid
+// UTF-8 (a test holds it to that), but copying runs of plain string bytes instead of going byte by
+// byte through a UTF-8 decoder: message content is mostly long strings. Numbers other than integers
+// go to nlohmann's own serializer, so floats are formatted exactly as nlohmann formats them.
+class json_writer {
+ public:
+  json_writer(std::string& out, invalid_utf8 policy)
+      : out_(out), policy_(policy), numbers_(nlohmann::detail::output_adapter<char, std::string>(out), ' ') {}
+
+  void write(const nlohmann::json& value) {
+    using value_t = nlohmann::json::value_t;
+    switch (value.type()) {
+      case value_t::object: {
+        out_ += '{';
+        bool first = true;
+        for (const auto& [key, member] : value.get_ref<const nlohmann::json::object_t&>()) {
+          if (!first) out_ += ',';
+          first = false;
+          write_string(key);
+          out_ += ':';
+          write(member);
+        }
+        out_ += '}';
+        return;
+      }
+      case value_t::array: {
+        out_ += '[';
+        bool first = true;
+        for (const nlohmann::json& element : value.get_ref<const nlohmann::json::array_t&>()) {
+          if (!first) out_ += ',';
+          first = false;
+          write(element);
+        }
+        out_ += ']';
+        return;
+      }
+      case value_t::string: write_string(value.get_ref<const std::string&>()); return;
+      case value_t::boolean: out_ += value.get<bool>() ? "true" : "false"; return;
+      case value_t::number_integer: write_integer(value.get<std::int64_t>()); return;
+      case value_t::number_unsigned: write_integer(value.get<std::uint64_t>()); return;
+      case value_t::null:
+      case value_t::discarded: out_ += "null"; return;
+      case value_t::number_float:
+      case value_t::binary: numbers_.dump(value, false, false, 0); return;
+    }
+  }
+
+ private:
+  template <class Integer>
+  void write_integer(Integer v) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+    out_.append(digits, end);
+  }
+
+  static bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
+  void write_string(std::string_view s) {
+    out_ += '"';
+    for (std::size_t i = 0; i < s.size();) {
+      const std::size_t run = i;
+      while (i < s.size() && plain(static_cast<unsigned char>(s[i]))) ++i;
+      out_.append(s, run, i - run);
+      if (i >= s.size()) break;
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x80) {
+        std::size_t bad = 0;
+        const std::size_t n = utf8_sequence(s, i, bad);
+        if (n > 0) {
+          out_.append(s, i, n);
+          i += n;
+          continue;
+        }
+        if (policy_ == invalid_utf8::reject) throw unwritable_string{i};
+        out_ += "\xef\xbf\xbd";
+        i += bad;
+        continue;
+      }
+      ++i;
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default: {
+          static constexpr char hex[] = "0123456789abcdef";
+          const char escape[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+          out_.append(escape, sizeof escape);
+        }
+      }
+    }
+    out_ += '"';
+  }
+
+  std::string& out_;
+  invalid_utf8 policy_;
+  nlohmann::detail::serializer<nlohmann::json> numbers_;
+};
+
 }  // namespace
 
 void append_json(const nlohmann::json& value, invalid_utf8 policy, std::string_view what, std::string& out) {
-  const auto handler = policy == invalid_utf8::replace ? nlohmann::json::error_handler_t::replace
-                                                       : nlohmann::json::error_handler_t::strict;
   const std::size_t start = out.size();
   try {
-    // The serializer appends to `out` directly, saving a temporary string per frame on the hot path.
-    nlohmann::detail::serializer<nlohmann::json> writer(
-        nlohmann::detail::output_adapter<char, std::string>(out), ' ', handler);
-    writer.dump(value, false, false, 0);
-  } catch (const nlohmann::json::type_error& e) {
+    json_writer(out, policy).write(value);
+  } catch (const unwritable_string& e) {
     out.resize(start);
     throw error(errc::invalid_argument, "cannot write the " + std::string(what) +
-                                            " of a message as JSON: it holds a string that is not valid UTF-8 (" +
-                                            without_exception_prefix(e.what()) +
-                                            "); fix the string, or encode with invalid_utf8::replace");
+                                            " of a message as JSON: it holds a string that is not valid UTF-8 (byte " +
+                                            std::to_string(e.offset) +
+                                            " of that string); fix the string, or encode with invalid_utf8::replace");
   }
 }
 

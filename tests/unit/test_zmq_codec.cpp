@@ -6,6 +6,7 @@
 #include "wire_support.hpp"
 
 #include <array>
+#include <cmath>
 #include <limits>
 #include <random>
 #include <string>
@@ -252,6 +253,11 @@ TEST_CASE("invalid UTF-8 in an outgoing message follows the chosen policy") {
   const auto d = kg::decode_zmq(replaced, sign, kg::channel::shell);
   CHECK(d.msg.content.at("text").get<std::string>().starts_with("ok \xef\xbf\xbd"));
 
+  m.content["text"] = "a\xff" "b\xe2\x82" "c\xed\xa0\x80" "d";
+  const std::string r = "\xef\xbf\xbd";
+  CHECK(kg::decode_zmq(kg::encode_zmq(m, sign), sign, kg::channel::shell).msg.content.at("text") ==
+        "a" + r + "b" + r + "c" + r + r + r + "d");
+
   const auto e = kgtest::error_from([&] { (void)kg::encode_zmq(m, sign, {}, kg::invalid_utf8::reject); });
   CHECK(e.condition() == kg::errc::invalid_argument);
   CHECK(std::string(e.what()).find("content") != std::string::npos);
@@ -333,8 +339,13 @@ TEST_CASE("the JSON reader agrees with nlohmann on random documents and their mu
     switch (std::uniform_int_distribution<int>(0, depth > 4 ? 4 : 7)(rng)) {
       case 0: return nullptr;
       case 1: return std::uniform_int_distribution<int>(0, 1)(rng) == 1;
-      case 2: return std::uniform_int_distribution<std::int64_t>(INT64_MIN, INT64_MAX)(rng);
-      case 3: return std::uniform_real_distribution<double>(-1e12, 1e12)(rng);
+      case 2:
+        if (std::uniform_int_distribution<int>(0, 1)(rng) == 1) return std::uniform_int_distribution<std::uint64_t>()(rng);
+        return std::uniform_int_distribution<std::int64_t>(INT64_MIN, INT64_MAX)(rng);
+      case 3: {
+        const double scale = std::pow(10.0, std::uniform_int_distribution<int>(-320, 300)(rng));
+        return std::uniform_real_distribution<double>(-1, 1)(rng) * scale;
+      }
       case 4: {
         std::string s;
         const char alphabet[] = "ab \"\\/\n\t\x01\x7f\xc3\xa9\xe2\x98\x83";
@@ -366,7 +377,10 @@ TEST_CASE("the JSON reader agrees with nlohmann on random documents and their mu
   };
   const std::string mutations = "{}[],:\"\\ 0123456789-+.eEtrufalsn\x01\xff";
   for (int i = 0; i < 300; ++i) {
-    const std::string text = random_value(random_value, 0).dump(std::uniform_int_distribution<int>(0, 1)(rng) ? 2 : -1);
+    const json value = random_value(random_value, 0);
+    // The writer gives nlohmann's bytes exactly.
+    CHECK(kg::detail::dump_json(value, kg::invalid_utf8::reject, "test value") == value.dump());
+    const std::string text = value.dump(std::uniform_int_distribution<int>(0, 1)(rng) ? 2 : -1);
     check_agrees_with_nlohmann(text);
     for (int m = 0; m < 5 && !text.empty(); ++m) {
       std::string mutated = text;
