@@ -46,6 +46,12 @@ std::size_t utf8_sequence(std::string_view text, std::size_t i, std::size_t& bad
   return 0;
 }
 
+// U+FFFD REPLACEMENT CHARACTER, which stands in for ill-formed UTF-8 under invalid_utf8::replace.
+constexpr std::string_view replacement_character = "\xef\xbf\xbd";
+
+// Bytes that stand for themselves inside a JSON string, both ways: printable ASCII except '"' and '\'.
+bool plain_string_byte(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
 // Where and why a JSON text is not acceptable; turned into a kernelgate::error by parse_json.
 struct reject_json {
   std::size_t offset;
@@ -152,15 +158,12 @@ class json_reader {
     return result;
   }
 
-  // Bytes copied as they are inside a string: printable ASCII other than '"' and '\'.
-  static bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
-
   std::string read_string() {
     ++at_;  // the opening quote
     std::string out;
     for (;;) {
       const std::size_t run = at_;
-      while (at_ < text_.size() && plain(static_cast<unsigned char>(text_[at_]))) ++at_;
+      while (at_ < text_.size() && plain_string_byte(static_cast<unsigned char>(text_[at_]))) ++at_;
       out.append(text_, run, at_ - run);
       if (at_ >= text_.size()) fail("unterminated string");
       const auto c = static_cast<unsigned char>(text_[at_]);
@@ -313,8 +316,6 @@ class json_reader {
     return value;
   }
 
-  static constexpr std::string_view replacement_character = "\xef\xbf\xbd";
-
   std::string_view text_;
   invalid_utf8 policy_;
   std::size_t at_ = 0;
@@ -380,13 +381,11 @@ class json_writer {
     out_.append(digits, end);
   }
 
-  static bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
-
   void write_string(std::string_view s) {
     out_ += '"';
     for (std::size_t i = 0; i < s.size();) {
       const std::size_t run = i;
-      while (i < s.size() && plain(static_cast<unsigned char>(s[i]))) ++i;
+      while (i < s.size() && plain_string_byte(static_cast<unsigned char>(s[i]))) ++i;
       out_.append(s, run, i - run);
       if (i >= s.size()) break;
       const auto c = static_cast<unsigned char>(s[i]);
@@ -399,7 +398,7 @@ class json_writer {
           continue;
         }
         if (policy_ == invalid_utf8::reject) throw unwritable_string{i};
-        out_ += "\xef\xbf\xbd";
+        out_ += replacement_character;
         i += bad;
         continue;
       }
