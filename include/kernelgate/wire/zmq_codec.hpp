@@ -52,8 +52,10 @@ struct zmq_decoded {
 /// once verified, so forged messages cannot fill the history). Then the four frames are parsed and
 /// must be JSON objects, the header with string msg_id and msg_type (malformed_message).
 /// With an empty key nothing is verified and any signature is accepted. Invalid UTF-8 in the JSON
-/// frames (checked after the signature) follows `policy`.
+/// frames (checked after the signature) follows `policy`: by default it is read as jupyter_client
+/// reads it, each ill-formed sequence becoming U+FFFD.
 /// `chan` is recorded in the message: the socket it came from.
+/// Thread-safe: several threads may decode at once, sharing a signer and a replay_guard.
 /// @throws kernelgate::error with errc::malformed_message, unsigned_message, signature_mismatch or
 ///         replayed_message, saying what was wrong; never with the key or signature in the text.
 [[nodiscard]] zmq_decoded decode_zmq(std::span<const std::string_view> frames, const signer& verify,
