@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -432,4 +433,44 @@ TEST_CASE("random and mutated frame lists either decode or fail with a kernelgat
   }
   CHECK(decoded > 0);
   CHECK(refused > 0);
+}
+
+TEST_CASE("several threads decoding with one replay_guard: a shared message is accepted exactly once") {
+  const kg::signer sign("k");
+  kg::replay_guard guard;
+  const auto shared = kg::encode_zmq(sample_message(), sign);
+  constexpr int threads = 4;
+  constexpr int per_thread = 200;
+  std::vector<std::vector<std::vector<std::string>>> own(threads);
+  for (auto& list : own) {
+    for (int i = 0; i < per_thread; ++i) list.push_back(kg::encode_zmq(sample_message(), sign));
+  }
+  std::vector<int> accepted_shared(threads, 0);
+  std::vector<int> accepted_own(threads, 0);
+  std::vector<int> unexpected(threads, 0);
+  {
+    std::vector<std::jthread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (int i = 0; i < per_thread; ++i) {
+          (void)kg::decode_zmq(own[t][i], sign, kg::channel::iopub, &guard);
+          ++accepted_own[t];
+          try {
+            (void)kg::decode_zmq(shared, sign, kg::channel::iopub, &guard);
+            ++accepted_shared[t];
+          } catch (const kg::error& e) {
+            if (e.condition() != kg::errc::replayed_message) ++unexpected[t];
+          }
+        }
+      });
+    }
+  }
+  int shared_total = 0;
+  for (int t = 0; t < threads; ++t) {
+    CHECK(accepted_own[t] == per_thread);
+    CHECK(unexpected[t] == 0);
+    shared_total += accepted_shared[t];
+  }
+  CHECK(shared_total == 1);
+  CHECK(guard.size() == threads * per_thread + 1);
 }
