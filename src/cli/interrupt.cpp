@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <cstdlib>
+
 namespace kernelgate::cli {
 
 // SIGUSR1 is how the destructor wakes the waiting thread to end it.
@@ -15,6 +17,9 @@ interrupt_watcher::interrupt_watcher() {
     for (;;) {
       int sig = 0;
       if (sigwait(&signals_, &sig) != 0 || sig == SIGUSR1) return;
+      // A second interrupt while the first is still being honoured (say at the --approve prompt)
+      // ends the command at once.
+      if (source_.stop_requested()) std::_Exit(130);
       source_.request_stop();
     }
   });

@@ -11,6 +11,7 @@ namespace kernelgate::cli {
 /// Turns SIGINT and SIGTERM into a stop request, so Ctrl-C cancels the running block (exit 130)
 /// instead of killing the command and leaving a child behind. Construct it before any other
 /// thread starts: it blocks the signals for the whole process and waits for them on its own thread.
+/// A second interrupt exits at once with status 130.
 /// Neither copyable nor movable (owns a thread).
 class interrupt_watcher {
  public:

@@ -156,7 +156,7 @@ class local_executor final : public code_executor {
       detail::preparation prep;
       try {
         prep = detail::prepare_block(block, work_dir_, table_);
-      } catch (const error& e) {
+      } catch (const std::exception& e) {  // kernelgate::error, or a path the file system refuses
         prep.failure = e.what();
       }
       if (!prep.block) {
