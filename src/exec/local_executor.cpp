@@ -38,10 +38,12 @@ void set_nonblocking(int fd) noexcept {
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-// Reads what one pipe has now. Returns false at end of file (or a read error).
+// Reads what one pipe has now: one read, or (draining after the block ended) until it is empty,
+// at most 16 reads so that a writer that escaped the process group cannot keep us here.
+// Returns false at end of file (or a read error).
 bool read_available(int fd, std::string_view name, detail::output_collector& out, bool until_empty) {
   char buf[65536];
-  for (;;) {
+  for (int reads = 0; reads < 16; ++reads) {
     const auto r = ::read(fd, buf, sizeof buf);
     if (r > 0) {
       out.append(name, std::string_view(buf, static_cast<std::size_t>(r)));
@@ -52,6 +54,7 @@ bool read_available(int fd, std::string_view name, detail::output_collector& out
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
     return false;
   }
+  return true;
 }
 
 fs::path make_temp_work_dir() {
