@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -200,7 +201,8 @@ class local_executor final : public code_executor {
   // Runs one command in the work directory: one poll loop over both pipes, the pidfd and the wake
   // eventfd, bounded by the deadline.
   block_outcome run(const std::vector<std::string>& argv, milliseconds timeout, detail::output_collector& out) {
-    const auto deadline = steady_clock::now() + timeout;
+    // A century stands for "no deadline" and keeps the clock arithmetic from overflowing.
+    const auto deadline = steady_clock::now() + std::min(timeout, milliseconds(std::chrono::hours(24 * 365 * 100)));
     auto child = detail::child_process::spawn(
         {.argv = argv, .cwd = work_dir_, .env = env_, .in = detail::stdio::null});
     set_nonblocking(child.stdout_fd());

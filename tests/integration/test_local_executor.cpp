@@ -340,3 +340,11 @@ TEST_CASE("concurrent runs of the same code in one work directory share the hash
   // One code file, no temporaries left behind.
   CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 }
+
+TEST_CASE("an enormous timeout means no deadline, not an overflow") {
+  kgtest::temp_dir dir;
+  auto ex = make(dir.path(), std::chrono::milliseconds::max());
+  const auto r = ex->execute({{"sh", "echo fine"}});
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "fine\n");
+}
