@@ -15,6 +15,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <stop_token>
 
@@ -223,7 +224,8 @@ class local_executor final : public code_executor {
         break;
       }
       // Without a pidfd (kernels before 5.3) the exit is noticed by checking at short intervals.
-      const int wait_ms = static_cast<int>(has_pidfd ? left.count() : std::min<long long>(left.count(), 10));
+      const long long cap = has_pidfd ? std::numeric_limits<int>::max() : 10;
+      const int wait_ms = static_cast<int>(std::min<long long>(left.count(), cap));
       const int r = ::poll(fds.data(), fds.size(), wait_ms);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) throw error(errc::io_error, std::string("local executor: poll failed: ") + std::strerror(errno));
