@@ -120,6 +120,7 @@ std::string supported_language_names(const interpreter_table& table) {
 
 std::optional<std::string> filename_from_first_line(std::string_view code) {
   const std::string_view line = trim(code.substr(0, code.find('\n')));
+  if (line.find('\0') != std::string_view::npos) return std::nullopt;  // no file name holds a NUL
   struct comment {
     std::string_view open, close;
   };
