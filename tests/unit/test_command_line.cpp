@@ -43,7 +43,7 @@ TEST_CASE("file names from the first line") {
   CHECK_FALSE(kd::filename_from_first_line("# version 2.\n"));
   CHECK_FALSE(kd::filename_from_first_line("print(1)  # x.py\n"));
   CHECK_FALSE(kd::filename_from_first_line("# filename:\n"));
-  CHECK_FALSE(kd::filename_from_first_line(std::string("# filename: a.py\0../../x.py\n", 30)));
+  CHECK_FALSE(kd::filename_from_first_line(std::string_view("# filename: a.py\0../../x.py\n", 28)));
 }
 
 TEST_CASE("prepare_block writes the file, names it by content hash, builds the command") {
