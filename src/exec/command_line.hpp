@@ -4,7 +4,10 @@
 // What every command-line executor (local processes, a Docker container) does to a code block
 // before and after running it, independent of where it runs: language names, the code file (name
 // from the first line or a content hash, inside the workspace, written atomically), the output
-// collected from streams with a size cap, and the lines that say a block timed out or was cancelled.
+// collected from streams with a size cap, the lines that say a block timed out or was cancelled,
+// and run_blocks(), the execute() loop itself; an executor supplies only how one block runs.
+// A Docker executor passes the interpreters inside its container and a runner that execs there;
+// the bind-mounted workspace is where prepare_block() writes.
 
 #include "kernelgate/client/output.hpp"
 #include "kernelgate/exec/code_executor.hpp"
@@ -13,8 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <stop_token>
@@ -156,7 +159,7 @@ using block_runner =
 /// What run_blocks() needs besides the blocks.
 struct run_settings {
   std::filesystem::path workspace;       ///< where code files go
-  const interpreter_table* table = nullptr;
+  const interpreter_table* table = nullptr;   ///< required
   std::chrono::milliseconds timeout{};   ///< per block
   std::size_t max_output_bytes = 0;
   const output_handler* handler = nullptr;
