@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -78,20 +79,22 @@ kg::approval ask(std::span<const kg::code_block> blocks, std::istream& answers, 
   return {.approved = false, .reason = line};
 }
 
-int run_blocks(const cli::options& opts, const std::vector<kg::code_block>& blocks, std::stop_token stop) {
+int run_blocks(const cli::options& opts, const std::vector<kg::code_block>& blocks) {
+  cli::interrupt_watcher interrupts;
   auto executor = cli::make_executor(opts);
-  kg::execute_options ex{.stop = stop};
+  kg::execute_options ex{.stop = interrupts.token()};
   if (!opts.json) ex.on_output = live_printer();
   const auto result = executor->execute(std::span<const kg::code_block>(blocks), ex);
   if (opts.json) print_json(result_json(result));
   return result.exit_code;
 }
 
-int reply(const cli::options& opts, std::stop_token stop) {
+int reply(const cli::options& opts) {
   const std::string source = opts.files.empty() ? "-" : opts.files.front();
   const std::string message = read_input(source);
+  cli::interrupt_watcher interrupts;
   auto executor = cli::make_executor(opts);
-  kg::reply_options ro{.execute = {.stop = stop}};
+  kg::reply_options ro{.execute = {.stop = interrupts.token()}};
   std::ifstream tty;
   if (opts.approve) {
     std::istream* answers = &std::cin;
@@ -118,7 +121,9 @@ int reply(const cli::options& opts, std::stop_token stop) {
   return status;
 }
 
-int dispatch(const cli::options& opts, std::stop_token stop) {
+// Inputs are read before Ctrl-C is turned into cancellation, so an interrupt while reading ends
+// the command the usual way.
+int dispatch(const cli::options& opts) {
   switch (opts.cmd) {
     case cli::command::help:
       std::cout << cli::help_text();
@@ -131,15 +136,15 @@ int dispatch(const cli::options& opts, std::stop_token stop) {
       const std::string lang = opts.language.value_or("python");
       if (opts.codes.empty()) blocks.push_back({lang, read_all(std::cin)});
       for (const auto& c : opts.codes) blocks.push_back({lang, c});
-      return run_blocks(opts, blocks, stop);
+      return run_blocks(opts, blocks);
     }
     case cli::command::run: {
       std::vector<kg::code_block> blocks;
       for (const auto& f : opts.files) blocks.push_back({opts.language ? *opts.language : language_of(f), read_input(f)});
-      return run_blocks(opts, blocks, stop);
+      return run_blocks(opts, blocks);
     }
     case cli::command::reply:
-      return reply(opts, stop);
+      return reply(opts);
   }
   return 2;
 }
@@ -149,9 +154,9 @@ int dispatch(const cli::options& opts, std::stop_token stop) {
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    const auto opts = cli::parse(args);
-    cli::interrupt_watcher interrupts;
-    return dispatch(opts, interrupts.token());
+    // A closed stdout (`| head`) must not kill the command before it cleans up its children.
+    ::signal(SIGPIPE, SIG_IGN);
+    return dispatch(cli::parse(args));
   } catch (const cli::usage_error& e) {
     std::cerr << "kernelgate: " << e.what() << "\nTry 'kernelgate --help'.\n";
     return 2;

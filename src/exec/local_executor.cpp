@@ -11,9 +11,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <stop_token>
 
@@ -25,23 +27,18 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-enum class block_end { exited, timed_out, cancelled };
-
-struct block_outcome {
-  block_end end = block_end::exited;
-  int status = 0;
-};
-
 void set_nonblocking(int fd) noexcept {
   if (fd < 0) return;
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-// Reads what one pipe has now. Returns false at end of file (or a read error).
+// Reads what one pipe has now: one read, or (draining after the block ended) until it is empty,
+// at most 16 reads so that a writer that escaped the process group cannot keep us here.
+// Returns false at end of file (or a read error).
 bool read_available(int fd, std::string_view name, detail::output_collector& out, bool until_empty) {
   char buf[65536];
-  for (;;) {
+  for (int reads = 0; reads < 16; ++reads) {
     const auto r = ::read(fd, buf, sizeof buf);
     if (r > 0) {
       out.append(name, std::string_view(buf, static_cast<std::size_t>(r)));
@@ -52,6 +49,7 @@ bool read_available(int fd, std::string_view name, detail::output_collector& out
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
     return false;
   }
+  return true;
 }
 
 fs::path make_temp_work_dir() {
@@ -130,11 +128,6 @@ class local_executor final : public code_executor {
     if (timeout.count() <= 0)
       throw error(errc::invalid_argument, "execute: timeout must be positive, got " + std::to_string(timeout.count()) + " ms");
 
-    detail::output_collector out(max_output_, handler_for(options));
-    code_result result;
-    std::vector<fs::path> written;
-    const auto before = detail::file_snapshot::take(work_dir_);
-
     std::uint64_t drained = 0;
     while (::read(wake_.get(), &drained, sizeof drained) > 0) {
     }
@@ -146,58 +139,21 @@ class local_executor final : public code_executor {
                         [[maybe_unused]] const auto w = ::write(wake, &one, sizeof one);
                       }));
     }
-
-    for (const auto& block : blocks) {
-      if (options.stop.stop_requested()) {
-        result.exit_code = exit_code::cancelled;
-        out.note(detail::cancelled_note());
-        break;
-      }
-      detail::preparation prep;
-      try {
-        prep = detail::prepare_block(block, work_dir_, table_);
-      } catch (const error& e) {
-        prep.failure = e.what();
-      }
-      if (!prep.block) {
-        result.exit_code = exit_code::failure;
-        out.note(prep.failure);
-        break;
-      }
-      if (!result.code_file) result.code_file = prep.block->file.string();
-      written.push_back(prep.block->file);
-
-      block_outcome outcome;
-      try {
-        outcome = run(prep.block->argv, timeout, out);
-      } catch (const error& e) {
-        result.exit_code = exit_code::failure;
-        out.note(e.what());
-        break;
-      }
-      out.flush_streams();
-      if (outcome.end == block_end::timed_out) {
-        result.exit_code = exit_code::timeout;
-        out.note(detail::timeout_note(timeout));
-        break;
-      }
-      if (outcome.end == block_end::cancelled) {
-        result.exit_code = exit_code::cancelled;
-        out.note(detail::cancelled_note());
-        break;
-      }
-      result.exit_code = outcome.status;
-      if (outcome.status != exit_code::success) break;
-    }
-    result.output = out.take();
-    result.output_files = before.changed_in(detail::file_snapshot::take(work_dir_), written);
-    return result;
+    const detail::run_settings settings{.workspace = work_dir_,
+                                        .table = &table_,
+                                        .timeout = timeout,
+                                        .max_output_bytes = max_output_,
+                                        .handler = &handler_for(options),
+                                        .stop = options.stop};
+    return detail::run_blocks(blocks, settings, [this](const detail::prepared_block& block, milliseconds t,
+                                                       detail::output_collector& out) { return run(block.argv, t, out); });
   }
 
   // Runs one command in the work directory: one poll loop over both pipes, the pidfd and the wake
   // eventfd, bounded by the deadline.
-  block_outcome run(const std::vector<std::string>& argv, milliseconds timeout, detail::output_collector& out) {
-    const auto deadline = steady_clock::now() + timeout;
+  detail::block_outcome run(const std::vector<std::string>& argv, milliseconds timeout, detail::output_collector& out) {
+    // A century stands for "no deadline" and keeps the clock arithmetic from overflowing.
+    const auto deadline = steady_clock::now() + std::min(timeout, milliseconds(std::chrono::hours(24 * 365 * 100)));
     auto child = detail::child_process::spawn(
         {.argv = argv, .cwd = work_dir_, .env = env_, .in = detail::stdio::null});
     set_nonblocking(child.stdout_fd());
@@ -209,21 +165,22 @@ class local_executor final : public code_executor {
     static constexpr std::array<std::string_view, 2> names = {"stdout", "stderr"};
     const bool has_pidfd = child.exit_fd() >= 0;
 
-    block_outcome outcome;
+    detail::block_outcome outcome;
     bool exited = false;
     while (!exited) {
       const auto left = std::chrono::ceil<milliseconds>(deadline - steady_clock::now());
       if (left.count() <= 0) {
-        outcome.end = block_end::timed_out;
+        outcome.end = detail::block_end::timed_out;
         break;
       }
       // Without a pidfd (kernels before 5.3) the exit is noticed by checking at short intervals.
-      const int wait_ms = static_cast<int>(has_pidfd ? left.count() : std::min<long long>(left.count(), 10));
+      const long long cap = has_pidfd ? std::numeric_limits<int>::max() : 10;
+      const int wait_ms = static_cast<int>(std::min<long long>(left.count(), cap));
       const int r = ::poll(fds.data(), fds.size(), wait_ms);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) throw error(errc::io_error, std::string("local executor: poll failed: ") + std::strerror(errno));
       if (fds[3].revents != 0) {
-        outcome.end = block_end::cancelled;
+        outcome.end = detail::block_end::cancelled;
         break;
       }
       for (std::size_t i = 0; i < 2; ++i) {

@@ -172,6 +172,8 @@ TEST_CASE("bad flags and input: a clear message and status 2") {
       {{"exec", "--timeout", "-1", "-c", "1"}, "--timeout takes a positive number"},
       {{"exec", "--work-dir"}, "--work-dir needs a value"},
       {{"exec", "--executor", "nope", "-c", "1"}, "unknown executor 'nope'"},
+      {{"exec", "--executor", "docker", "-c", "1"}, "executor 'docker' is not available in this build"},
+      {{"exec", "--work-dir", "/proc/version", "-c", "1"}, "cannot create work directory /proc/version"},
       {{"run"}, "run needs at least one FILE"},
       {{"reply", "--lang", "python"}, "--lang is not an option of `reply`"},
       {{"exec", "--approve"}, "--approve is an option of `reply`"},

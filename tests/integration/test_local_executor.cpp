@@ -314,3 +314,37 @@ TEST_CASE("the seed example: numpy and matplotlib draw scatter.png") {
   REQUIRE(reply.result.has_value());
   CHECK(reply.result->output_files == std::vector<std::string>{fs::canonical(png).string()});
 }
+
+TEST_CASE("concurrent runs of the same code in one work directory share the hashed file safely") {
+  kgtest::temp_dir dir;
+  auto a = make(dir.path());
+  auto b = make(dir.path());
+  const std::string code = "import sys\nprint(len(open(sys.argv[0]).read()))\n";
+  const auto expected = std::to_string(code.size()) + "\n";
+  std::vector<kg::code_result> from_b;
+  {
+    std::jthread other([&] {
+      for (int i = 0; i < 10; ++i) from_b.push_back(b->execute({{"python", code}}));
+    });
+    for (int i = 0; i < 10; ++i) {
+      const auto r = a->execute({{"python", code}});
+      CHECK(r.exit_code == 0);
+      CHECK(r.output == expected);
+    }
+  }
+  REQUIRE(from_b.size() == 10);
+  for (const auto& r : from_b) {
+    CHECK(r.exit_code == 0);
+    CHECK(r.output == expected);
+  }
+  // One code file, no temporaries left behind.
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("an enormous timeout means no deadline, not an overflow") {
+  kgtest::temp_dir dir;
+  auto ex = make(dir.path(), std::chrono::milliseconds::max());
+  const auto r = ex->execute({{"sh", "echo fine"}});
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "fine\n");
+}

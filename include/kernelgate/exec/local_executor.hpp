@@ -36,7 +36,11 @@ struct local_executor_options {
 /// An executor that runs each block as a local process: python, bash, sh (alias shell), pwsh
 /// (aliases powershell, ps1) when pwsh or powershell is on PATH, javascript (aliases js, node) when
 /// node is on PATH. Stateless between blocks, like AutoGen's LocalCommandLineCodeExecutor: each
-/// block's file is written to the work directory (see detail prepare_block) and run there.
+/// block is written to a file in the work directory and run there. The file is named by the code's
+/// first line (`# filename: NAME`, `// filename: NAME`, ...; a name that resolves outside the work
+/// directory gives exit 1 "Filename is not in the workspace") or else `tmp_code_<sha256>.<ext>`;
+/// files are written atomically and a hash-named file already holding the code is reused, so
+/// concurrent runs of the same code never see a torn file.
 ///
 /// Per block: one process in a new process group, stdin /dev/null, stdout and stderr read in the
 /// order they become readable, each piece streamed as output_kind::stream with name "stdout" or
