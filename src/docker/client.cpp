@@ -317,7 +317,8 @@ struct client::impl {
       throw error(errc::timeout, "the Docker daemon at " + host + " did not answer " + what + " within " +
                                      std::to_string(budget.count()) + " ms");
     }
-    if (ec.category() == beast::error_code(http::error::bad_version).category()) {
+    const bool cut_short = ec == http::error::end_of_stream || ec == http::error::partial_message;
+    if (!cut_short && ec.category() == beast::error_code(http::error::bad_version).category()) {
       throw error(errc::protocol_error,
                   "the Docker daemon at " + host + " answered " + what + " with invalid HTTP: " + ec.message());
     }
