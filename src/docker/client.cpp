@@ -246,7 +246,17 @@ exec_stream::exec_stream(exec_stream&&) noexcept = default;
 exec_stream& exec_stream::operator=(exec_stream&&) noexcept = default;
 exec_stream::~exec_stream() = default;
 
-stream_end exec_stream::pump(const stream_data_handler& on_data, steady::time_point deadline, std::stop_token stop) {
+void exec_stream::write(std::string_view data, steady::time_point deadline) {
+  auto& s = *impl_;
+  s.socket.expires_at(deadline);
+  beast::error_code ec;
+  net::write(s.socket, net::buffer(data.data(), data.size()), ec);
+  if (ec == beast::error::timeout) throw error(errc::timeout, "writing to a Docker exec's stdin timed out");
+  if (ec) throw error(errc::connection_failed, "writing to a Docker exec's stdin failed: " + ec.message());
+}
+
+stream_end exec_stream::pump(const stream_data_handler& on_data, steady::time_point deadline, std::stop_token stop,
+                             const std::function<bool()>& until) {
   auto& s = *impl_;
   if (s.ended) return stream_end::eof;
   s.sink = &on_data;
@@ -259,6 +269,7 @@ stream_end exec_stream::pump(const stream_data_handler& on_data, steady::time_po
     s.leftover.clear();
     s.demux.feed(early);
   }
+  if (until && until()) return stream_end::satisfied;
   unique_fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) throw error(errc::io_error, std::string("eventfd failed: ") + std::strerror(errno));
   const std::stop_callback on_stop(stop, [fd = wake.get()] {
@@ -275,7 +286,10 @@ stream_end exec_stream::pump(const stream_data_handler& on_data, steady::time_po
     if (stop.stop_requested()) return stream_end::cancelled;
     beast::error_code ec;
     const auto n = s.socket.read_some(net::buffer(s.buffer), ec);
-    if (n > 0) s.demux.feed(std::string_view(s.buffer.data(), n));
+    if (n > 0) {
+      s.demux.feed(std::string_view(s.buffer.data(), n));
+      if (until && until()) return stream_end::satisfied;
+    }
     if (!ec) continue;
     if (ec == net::error::eof || ec == net::error::connection_reset) {
       s.ended = true;

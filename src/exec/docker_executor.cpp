@@ -1,11 +1,11 @@
 #include "kernelgate/exec/docker_executor.hpp"
 
 #include "detail/process.hpp"
+#include "docker/block_runner.hpp"
 #include "exec/command_line.hpp"
 #include "kernelgate/docker/client.hpp"
 #include "kernelgate/error.hpp"
 
-#include <sys/eventfd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -73,13 +73,6 @@ std::string random_hex(std::size_t n) {
   return out;
 }
 
-std::string seconds_text(std::chrono::milliseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(d.count() / 1000),
-                static_cast<long long>(d.count() % 1000));
-  return buf;
-}
-
 detail::interpreter_table interpreters_of(const docker_executor_options& o) {
   if (!o.interpreters.empty()) return o.interpreters;
   return {{"python", {"python3"}}, {"bash", {"bash"}}, {"sh", {"sh"}}, {"pwsh", {"pwsh"}}, {"javascript", {"node"}}};
@@ -129,6 +122,7 @@ class docker_executor final : public code_executor {
     try {
       client_->ensure_image(options_.image, options_.on_pull_progress, build_hint_text);
       create_and_start();
+      (void)runner();
     } catch (...) {
       release();
       throw;
@@ -240,6 +234,7 @@ class docker_executor final : public code_executor {
 
   // Ends the container and a temporary work directory; never throws.
   void release() noexcept {
+    runner_.reset();
     if (!container_id_.empty() && client_) {
       try {
         client_->remove_container(container_id_);
@@ -283,61 +278,76 @@ class docker_executor final : public code_executor {
     (void)s.pump([](std::string_view, std::string_view) {}, steady::now() + drain_time);
   }
 
-  // The exec's exit code. The daemon records it before it closes the stream; should an older
-  // daemon lag, inspect is asked again with a growing pause (there is no event to wait for),
-  // bounded by a deadline.
-  std::optional<int> exit_code_of(const std::string& exec_id) {
-    const auto deadline = steady::now() + 5s;
-    auto pause = 1ms;
-    detail::unique_fd never(::eventfd(0, EFD_CLOEXEC));
-    for (;;) {
-      const auto info = client_->inspect_exec(exec_id);
-      const auto& code = info.contains("ExitCode") ? info["ExitCode"] : nlohmann::json();
-      if (!info.value("Running", false) && code.is_number_integer()) return code.get<int>();
-      if (steady::now() + pause > deadline || !never) return std::nullopt;
-      (void)detail::wait_readable(never.get(), pause);
-      pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  enum class block_end { finished, timed_out, cancelled };
+
+  // The block runner's exec (see docker/block_runner.hpp), started once per container.
+  docker::exec_stream& runner() {
+    if (!runner_) {
+      const auto id = create_exec({{"AttachStdin", true},
+                                   {"AttachStdout", true},
+                                   {"AttachStderr", true},
+                                   {"Tty", false},
+                                   {"WorkingDir", workspace},
+                                   {"Cmd", {"sh", "-c", docker::detail::runner_script(pid_file, kill_after)}}});
+      runner_.emplace(client_->start_exec(id));
     }
+    return *runner_;
   }
 
-  enum class block_end { finished, timed_out, cancelled };
+  // The container's processes all end (the runner too): the last resort when a block's process
+  // group cannot be killed.
+  void restart_container() {
+    runner_.reset();
+    client_->restart_container(container_id_);
+  }
 
   block_end run_block(const detail::prepared_block& block, std::chrono::milliseconds timeout,
                       const std::stop_token& stop, detail::output_collector& out, int& exit_code) {
-    // `timeout` leads a process group holding the block; its id goes to pid_file so another exec
-    // can kill the group. When the block's main process ends, whatever it left running in the
-    // group is killed too, so background children neither hold the stream open nor outlive it.
-    std::vector<std::string> cmd{"sh", "-c",
-                                 std::string("timeout -k ") + std::to_string(kill_after.count()) + " " +
-                                     seconds_text(timeout) + " \"$@\" & p=$!; echo $p > " + pid_file +
-                                     "; wait $p; rc=$?; kill -s KILL -- -$p 2>/dev/null; exit $rc",
-                                 "kernelgate-block"};
-    cmd.insert(cmd.end(), block.argv.begin(), block.argv.end());
-    const auto exec_id = create_exec({{"AttachStdin", false},
-                                      {"AttachStdout", true},
-                                      {"AttachStderr", true},
-                                      {"Tty", false},
-                                      {"WorkingDir", workspace},
-                                      {"Cmd", cmd}});
-    const auto started = steady::now();
-    auto stream = client_->start_exec(exec_id);
-    const docker::stream_data_handler sink = [&out](std::string_view name, std::string_view data) {
+    const auto nonce = random_hex(32);
+    docker::detail::block_output_splitter split(nonce, [&out](std::string_view name, std::string_view data) {
       out.append(name, data);
+    });
+    const docker::stream_data_handler sink = [&split](std::string_view name, std::string_view data) {
+      split.feed(name, data);
     };
-    const auto end = stream.pump(sink, started + timeout + kill_after + host_margin, stop);
-    if (end == docker::stream_end::eof) {
-      const auto code = exit_code_of(exec_id);
-      exit_code = code.value_or(exit_code::failure);
-      if (!code) out.note("The Docker daemon did not report the block's exit code.");
+    const auto until = [&split] { return split.done(); };
+    const auto command = docker::detail::runner_command(nonce, timeout, block.argv);
+    const auto started = steady::now();
+    auto* stream = &runner();
+    try {
+      stream->write(command, started + 10s);
+    } catch (const error& e) {
+      if (e.condition() != errc::connection_failed) throw;
+      runner_.reset();  // the runner had ended (container restarted under us): one new try
+      stream = &runner();
+      stream->write(command, steady::now() + 10s);
+    }
+    const auto end = stream->pump(sink, started + timeout + kill_after + host_margin, stop, until);
+    if (end == docker::stream_end::satisfied) {
+      exit_code = split.exit_status().value_or(exit_code::failure);
       const bool killed_at_deadline = exit_code == 124 || (exit_code == 137 && steady::now() - started >= timeout);
       return killed_at_deadline ? block_end::timed_out : block_end::finished;
     }
-    // Host-side deadline or stop request: kill the group, collect what is left; if the stream
-    // still does not end (processes that left the group), restart the container, which ends all.
+    if (end == docker::stream_end::eof) {
+      // The runner died with the block (the code killed it, or the container stopped): restart
+      // the container so the next block finds a clean one, whatever state this one was left in.
+      split.flush();
+      out.note("The block's runner in the container ended while the block ran (the container stopped, or the "
+               "code killed it); the container was restarted.");
+      try {
+        restart_container();
+      } catch (const error& e) {
+        if (e.condition() != errc::docker_api) throw;  // gone: the next exec recreates it
+      }
+      exit_code = exit_code::failure;
+      return block_end::finished;
+    }
+    // Host-side deadline or stop request: kill the block's group, collect what is left; if the
+    // block still does not end (its runner is stuck), restart the container, which ends all.
     kill_block();
-    if (stream.pump(sink, steady::now() + drain_time) != docker::stream_end::eof) {
-      client_->restart_container(container_id_);
-      (void)stream.pump(sink, steady::now() + drain_time);
+    if (stream->pump(sink, steady::now() + drain_time, {}, until) != docker::stream_end::satisfied) {
+      split.flush();
+      restart_container();
     }
     return end == docker::stream_end::cancelled ? block_end::cancelled : block_end::timed_out;
   }
@@ -392,10 +402,12 @@ class docker_executor final : public code_executor {
       throw error(errc::not_connected, "the docker executor was stopped; make a new one to run code");
     }
     if (client_->inspect_container(container_id_)) {
-      client_->restart_container(container_id_);
+      restart_container();
     } else {
+      runner_.reset();
       create_and_start();
     }
+    (void)runner();
   }
 
   void stop_impl() noexcept override { release(); }
@@ -405,6 +417,7 @@ class docker_executor final : public code_executor {
   docker_executor_options options_;
   detail::interpreter_table table_;
   std::optional<docker::client> client_;
+  std::optional<docker::exec_stream> runner_;
   fs::path work_dir_;
   bool owns_work_dir_ = false;
   std::string container_id_;

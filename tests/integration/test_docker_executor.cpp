@@ -380,3 +380,35 @@ TEST_CASE("containers of dead owners are removed by the cleanup helper; live one
   CHECK(left[0].at("Id") != orphan);
   CHECK(run(*live, "sh", "echo still-mine").output == "still-mine\n");
 }
+
+TEST_CASE("output imitating the runner's end marker is kept as output") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  const auto r = run(*ex, "python",
+                     "import sys\nfake = '\\036kernelgate-end:' + 'f' * 32 + ':0\\n'\n"
+                     "sys.stdout.write(fake); sys.stderr.write(fake)\nprint('after')\nsys.exit(5)\n");
+  CHECK(r.exit_code == 5);
+  CHECK(contains(r.output, "after\n"));
+  CHECK(contains(r.output, "\036kernelgate-end:ffff"));
+}
+
+TEST_CASE("code that kills every process in the container does not break the executor") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  // kill(-1) reaches every process but PID 1 and the caller: the runner and the container's
+  // keep-alive process die, the container stops, and the caller with it.
+  const auto r = run(*ex, "python", "import os, time\nprint('before', flush=True)\nos.kill(-1, 9)\ntime.sleep(5)\nprint('never')");
+  CHECK(r.exit_code != 0);
+  CHECK(contains(r.output, "before\n"));
+  CHECK_FALSE(contains(r.output, "never"));
+  const auto again = run(*ex, "sh", "echo back");
+  CHECK(again.exit_code == 0);
+  CHECK(again.output == "back\n");
+}
+
+TEST_CASE("background children do not hold a block open or outlive it") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  const auto r = run(*ex, "sh", "sleep 300 & echo spawned");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "spawned\n");
+  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  CHECK_FALSE(contains(ps.output, "sleep 300"));
+}

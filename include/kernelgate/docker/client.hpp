@@ -36,6 +36,7 @@ enum class stream_end {
   eof,        ///< the exec's output closed (its processes exited)
   deadline,   ///< the deadline passed first
   cancelled,  ///< the stop token was triggered first
+  satisfied,  ///< the caller's `until` condition became true
 };
 
 /// The attached output of one exec: a hijacked connection of its own, demultiplexed into stdout
@@ -51,12 +52,18 @@ class exec_stream {
   exec_stream& operator=(const exec_stream&) = delete;
   ~exec_stream();
 
-  /// Delivers output to `on_data` until the stream ends, the deadline passes or `stop` is
-  /// requested. May be called again after deadline/cancelled to drain what is left.
+  /// Delivers output to `on_data` until the stream ends, the deadline passes, `stop` is
+  /// requested, or `until` (checked after each delivery) returns true. May be called again to
+  /// read on.
   /// @throws kernelgate::error(errc::protocol_error) on a malformed stream,
   /// errc::connection_failed when the connection breaks in the middle of a frame.
   [[nodiscard]] stream_end pump(const stream_data_handler& on_data, std::chrono::steady_clock::time_point deadline,
-                                std::stop_token stop = {});
+                                std::stop_token stop = {}, const std::function<bool()>& until = {});
+
+  /// Sends bytes to the exec's stdin (the exec must be created with AttachStdin).
+  /// @throws kernelgate::error(errc::timeout) past the deadline, errc::connection_failed when the
+  /// exec has gone.
+  void write(std::string_view data, std::chrono::steady_clock::time_point deadline);
 
  private:
   std::unique_ptr<impl> impl_;

@@ -75,15 +75,19 @@ struct docker_executor_options {
 /// network, all capabilities dropped, no-new-privileges, pids and memory limits, an init process.
 ///
 /// The factory checks the daemon and the image, then creates and starts the container (labelled
-/// io.kernelgate.executor=docker with the owning process), with the work directory at /workspace.
+/// io.kernelgate.executor=docker with the owning process), with the work directory at /workspace,
+/// and starts one long-lived exec in it: a small sh loop that runs the blocks it is sent, so a
+/// block costs a process start in the container rather than a whole Docker exec.
 /// Per block: the code file is written on the host into the work directory (same naming, language
-/// and workspace rules as the local executor), then run through an exec as
-/// `timeout -k 1 <T> <interpreter> <file>` in its own process group. Output streams as it arrives
-/// (output_kind::stream, "stdout"/"stderr", in the order the daemon delivers it). Exit codes: the
-/// process's own; 124 on timeout, with the output so far and a line saying so (the in-container
-/// timeout, backed by a host-side deadline that kills the block's process group, and restarts the
-/// container if even that fails); 130 on a stop request, with the same kill; 1 for an unknown
-/// language or a file name outside the work directory. Stops at the first non-zero block.
+/// and workspace rules as the local executor), then run as `timeout -k 1 <T> <interpreter> <file>`
+/// in its own process group; what the block leaves running in that group is killed when it ends.
+/// Output streams as it arrives (output_kind::stream, "stdout"/"stderr"; each stream in order, the
+/// two interleaved as the daemon delivers them). Exit codes: the process's own; 124 on timeout,
+/// with the output so far and a line saying so (the in-container timeout, backed by a host-side
+/// deadline that kills the block's process group, and restarts the container if even that fails);
+/// 130 on a stop request, with the same kill; 1 for an unknown language, a file name outside the
+/// work directory, or a block that killed its runner (the container is then restarted). Stops at
+/// the first non-zero block.
 /// output_files lists files the call created or changed in the work directory.
 /// restart() restarts the container at once (processes gone; its filesystem and the work
 /// directory kept). stop() force-removes the container (no SIGTERM grace period) and removes a
