@@ -1,0 +1,414 @@
+#include <doctest/doctest.h>
+
+#include "kernelgate/docker/client.hpp"
+#include "kernelgate/error.hpp"
+#include "kernelgate/exec/docker_executor.hpp"
+#include "support.hpp"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace kg = kernelgate;
+namespace kd = kernelgate::docker;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string test_image = "kernelgate-test:bookworm";
+
+kd::client& daemon() {
+  static std::optional<kd::client> c = [] {
+    try {
+      return std::optional<kd::client>(std::in_place);
+    } catch (const kg::error& e) {
+      kgtest::require_service(false, std::string("dockerd (") + e.what() + ")");
+      return std::optional<kd::client>();
+    }
+  }();
+  static const bool image = c->inspect_image(test_image).has_value();
+  kgtest::require_service(image, test_image + " (run scripts/build-test-image)");
+  return *c;
+}
+
+// A label value unique to one executor of this test process, to find its container.
+std::string unique_marker() {
+  static std::atomic<int> n{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(++n);
+}
+
+kg::docker_executor_options options(const std::string& marker, const fs::path& work_dir = {}) {
+  (void)daemon();
+  kg::docker_executor_options o;
+  o.image = test_image;
+  o.work_dir = work_dir;
+  o.timeout = 30s;
+  o.labels = {{"io.kernelgate.test", marker}};
+  return o;
+}
+
+nlohmann::json containers_marked(const std::string& marker) {
+  return daemon().list_containers({{"io.kernelgate.test", marker}});
+}
+
+kg::code_result run(kg::code_executor& ex, const std::string& lang, const std::string& code,
+                    const kg::execute_options& o = {}) {
+  return ex.execute({kg::code_block{lang, code}}, o);
+}
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("python and shell blocks run in the container, in the work directory") {
+  kgtest::temp_dir dir;
+  const auto marker = unique_marker();
+  auto ex = kg::make_docker_executor(options(marker, dir.path()));
+  CHECK(ex->kind() == kg::backend::docker);
+
+  auto r = run(*ex, "python", "import os\nprint('hello from', os.getcwd())\n");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "hello from /workspace\n");
+  REQUIRE(r.code_file.has_value());
+  CHECK(fs::path(*r.code_file).parent_path() == fs::canonical(dir.path()));
+  CHECK(kgtest::read_file(*r.code_file) == "import os\nprint('hello from', os.getcwd())\n");
+
+  r = run(*ex, "sh", "echo $((6 * 7)); echo to-stderr >&2");
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.output, "42\n"));
+  CHECK(contains(r.output, "to-stderr\n"));
+
+  r = run(*ex, "bash", "for i in 1 2 3; do printf '%s ' $i; done; echo");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "1 2 3 \n");
+}
+
+TEST_CASE("AutoGen's cases: failures, several blocks, stop at the first failure, unknown languages") {
+  const auto marker = unique_marker();
+  auto ex = kg::make_docker_executor(options(marker));
+
+  auto r = run(*ex, "python", "raise ValueError('bad value')");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "ValueError: bad value"));
+
+  r = run(*ex, "sh", "exit 7");
+  CHECK(r.exit_code == 7);
+
+  const std::vector<kg::code_block> blocks{
+      {"python", "print('one')"}, {"sh", "echo two; exit 3"}, {"python", "print('three')"}};
+  r = ex->execute(blocks);
+  CHECK(r.exit_code == 3);
+  CHECK(contains(r.output, "one\n"));
+  CHECK(contains(r.output, "two\n"));
+  CHECK_FALSE(contains(r.output, "three"));
+
+  r = run(*ex, "cobol", "DISPLAY 'HI'.");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "unknown language cobol"));
+
+  // An interpreter missing from the image: the process's own code and message come back.
+  r = run(*ex, "javascript", "console.log(1)");
+  CHECK(r.exit_code == 127);
+  CHECK(contains(r.output, "node"));
+}
+
+TEST_CASE("file names from the first line, and names outside the workspace refused") {
+  kgtest::temp_dir dir;
+  auto ex = kg::make_docker_executor(options(unique_marker(), dir.path()));
+  auto r = run(*ex, "python", "# filename: sub/named.py\nprint(open('sub/named.py').read().splitlines()[1])");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "print(open('sub/named.py').read().splitlines()[1])\n");
+  CHECK(fs::exists(dir.path() / "sub" / "named.py"));
+
+  r = run(*ex, "python", "# filename: ../escape.py\nprint('no')");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "Filename is not in the workspace"));
+  CHECK_FALSE(fs::exists(dir.path().parent_path() / "escape.py"));
+}
+
+TEST_CASE("a timeout keeps the partial output and says what happened") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  kg::execute_options o;
+  o.timeout = 1500ms;
+  const auto r = run(*ex, "python", "import time\nprint('started', flush=True)\ntime.sleep(60)\nprint('never')", o);
+  CHECK(r.exit_code == kg::exit_code::timeout);
+  CHECK(contains(r.output, "started\n"));
+  CHECK_FALSE(contains(r.output, "never"));
+  CHECK(contains(r.output, "Timeout"));
+  // A program that ignores SIGTERM is killed all the same, and the executor keeps working.
+  const auto r2 = run(*ex, "python",
+                      "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('stubborn')\n"
+                      "time.sleep(60)",
+                      o);
+  CHECK(r2.exit_code == kg::exit_code::timeout);
+  CHECK(contains(r2.output, "stubborn\n"));
+  CHECK(run(*ex, "sh", "echo alive").output == "alive\n");
+}
+
+TEST_CASE("output streams to the handler while the block runs; a stop request cancels with 130") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  std::stop_source stop;
+  std::string streamed;
+  kg::execute_options o;
+  o.stop = stop.get_token();
+  o.on_output = [&](const kg::output& out) {
+    CHECK(out.kind == kg::output_kind::stream);
+    streamed += out.text;
+    if (streamed.find("tick 2") != std::string::npos) stop.request_stop();
+  };
+  const auto r = run(*ex, "python", "import time\nfor i in range(1000):\n    print('tick', i)\n    time.sleep(0.05)\n", o);
+  CHECK(r.exit_code == kg::exit_code::cancelled);
+  CHECK(contains(r.output, "tick 2\n"));
+  CHECK_FALSE(contains(r.output, "tick 999"));
+  CHECK(streamed == r.output);
+  // The block's processes are gone: nothing but the container's own remains.
+  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  CHECK_FALSE(contains(ps.output, "python3 tmp_code"));
+}
+
+TEST_CASE("a stop request from another thread ends a silent block") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  std::stop_source stop;
+  kg::execute_options o;
+  o.stop = stop.get_token();
+  std::jthread canceller([&] {
+    std::this_thread::sleep_for(500ms);  // test-side only: give the block time to start
+    stop.request_stop();
+  });
+  const auto r = run(*ex, "sh", "sleep 60", o);
+  CHECK(r.exit_code == kg::exit_code::cancelled);
+  CHECK(contains(r.output, "Cancelled"));
+}
+
+TEST_CASE("hardened defaults: no network, no capabilities, limits, init, owner labels") {
+  const auto marker = unique_marker();
+  auto ex = kg::make_docker_executor(options(marker));
+  const auto list = containers_marked(marker);
+  REQUIRE(list.size() == 1);
+  const auto info = daemon().inspect_container(list[0].at("Id").get<std::string>());
+  REQUIRE(info.has_value());
+  const auto& hc = info->at("HostConfig");
+  CHECK(hc.at("NetworkMode") == "none");
+  CHECK(hc.at("CapDrop") == nlohmann::json{"ALL"});
+  CHECK(hc.at("SecurityOpt") == nlohmann::json{"no-new-privileges"});
+  CHECK(hc.at("PidsLimit") == 256);
+  CHECK(hc.at("Memory") == std::int64_t{512} << 20);
+  CHECK(hc.at("MemorySwap") == std::int64_t{512} << 20);
+  CHECK(hc.at("Init") == true);
+  const auto& labels = info->at("Config").at("Labels");
+  CHECK(labels.at("io.kernelgate.executor") == "docker");
+  CHECK(labels.at("io.kernelgate.owner-pid") == std::to_string(::getpid()));
+
+  // No network inside: only the loopback interface, and outside addresses are unreachable.
+  const auto r = run(*ex, "python",
+                     "import socket\nprint(sorted(n for _, n in socket.if_nameindex()))\n"
+                     "s = socket.socket()\ns.settimeout(3)\ntry:\n    s.connect(('192.0.2.1', 80))\n"
+                     "    print('connected')\nexcept OSError as e:\n    print('blocked', e.errno)\n");
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.output, "['lo']"));
+  CHECK(contains(r.output, "blocked"));
+  CHECK_FALSE(contains(r.output, "connected"));
+}
+
+TEST_CASE("a fork bomb is contained by the pids limit") {
+  auto o = options(unique_marker());
+  o.pids_limit = 64;
+  auto ex = kg::make_docker_executor(o);
+  kg::execute_options eo;
+  eo.timeout = 3s;
+  const auto r = run(*ex, "bash", "bomb() { bomb | bomb & }; bomb; wait", eo);
+  CHECK(contains(r.output, "Resource temporarily unavailable"));  // the limit was hit
+  // The host still forks, the container still answers once the bomb is gone.
+  const auto after = run(*ex, "sh", "echo survived");
+  CHECK(after.exit_code == 0);
+  CHECK(after.output == "survived\n");
+}
+
+TEST_CASE("rm -rf / inside the container leaves the host untouched") {
+  kgtest::temp_dir outside;
+  kgtest::write_file(outside.path() / "canary.txt", "still here");
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  kg::execute_options eo;
+  eo.timeout = 60s;
+  const auto r = run(*ex, "sh", "rm -rf --no-preserve-root / 2>/dev/null; ls / | wc -l; echo done", eo);
+  CHECK(contains(r.output, "done"));
+  CHECK(kgtest::read_file(outside.path() / "canary.txt") == "still here");
+  CHECK(fs::exists("/etc/hostname"));
+  CHECK(daemon().inspect_image(test_image).has_value());
+}
+
+TEST_CASE("restart gives a fresh container; stop removes it at once and is idempotent") {
+  const auto marker = unique_marker();
+  auto ex = kg::make_docker_executor(options(marker));
+  CHECK(run(*ex, "sh", "nohup sleep 300 >/dev/null 2>&1 & echo started").exit_code == 0);
+  ex->restart();
+  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  CHECK(ps.exit_code == 0);
+  CHECK_FALSE(contains(ps.output, "sleep 300"));
+  CHECK(containers_marked(marker).size() == 1);
+
+  ex->stop();
+  CHECK(containers_marked(marker).empty());
+  ex->stop();
+  try {
+    (void)run(*ex, "sh", "echo no");
+    FAIL("execute after stop accepted");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::not_connected);
+  }
+}
+
+TEST_CASE("the destructor removes the container and a temporary work directory") {
+  const auto marker = unique_marker();
+  fs::path work;
+  {
+    auto ex = kg::make_docker_executor(options(marker));
+    const auto r = run(*ex, "python", "print('x')");
+    REQUIRE(r.code_file.has_value());
+    work = fs::path(*r.code_file).parent_path();
+    CHECK(fs::exists(work));
+    CHECK(containers_marked(marker).size() == 1);
+  }
+  CHECK(containers_marked(marker).empty());
+  CHECK_FALSE(fs::exists(work));
+}
+
+TEST_CASE("files the code writes are listed, owned by the caller") {
+  kgtest::temp_dir dir;
+  auto ex = kg::make_docker_executor(options(unique_marker(), dir.path()));
+  // The seed example needs numpy and matplotlib, which the test image lacks; the same flow with
+  // plain Python: compute points, save a plot file, report it.
+  const auto r = run(*ex, "python",
+                     "import random\nrandom.seed(42)\npts = [(random.gauss(0, 1), random.gauss(0, 1)) for _ in range(200)]\n"
+                     "with open('scatter.svg', 'w') as f:\n"
+                     "    f.write('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"200\">')\n"
+                     "    for x, y in pts:\n"
+                     "        f.write(f'<circle cx=\"{100 + 30 * x:.1f}\" cy=\"{100 - 30 * y:.1f}\" r=\"2\"/>')\n"
+                     "    f.write('</svg>')\n"
+                     "print('Scatter plot saved to scatter.svg')\n");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "Scatter plot saved to scatter.svg\n");
+  REQUIRE(r.output_files.size() == 1);
+  CHECK(fs::path(r.output_files[0]).filename() == "scatter.svg");
+  CHECK(kgtest::read_file(r.output_files[0]).find("<circle") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat(r.output_files[0].c_str(), &st) == 0);
+  CHECK(st.st_uid == ::getuid());
+}
+
+TEST_CASE("no daemon: a clear docker_unavailable error, nothing left behind") {
+  kgtest::temp_dir dir;
+  auto o = options(unique_marker());
+  o.docker_host = "unix://" + (dir.path() / "no-docker.sock").string();
+  try {
+    (void)kg::make_docker_executor(o);
+    FAIL("an executor without a daemon");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::docker_unavailable);
+    CHECK(contains(e.what(), "no-docker.sock"));
+  }
+}
+
+TEST_CASE("bad options are refused before anything is created") {
+  const auto marker = unique_marker();
+  auto o = options(marker);
+  o.extra_volumes = {{"/var/run", "/mnt/run", true}};
+  CHECK_THROWS_AS((void)kg::make_docker_executor(o), kg::error);
+  o.extra_volumes = {{"/", "/host", true}};
+  CHECK_THROWS_AS((void)kg::make_docker_executor(o), kg::error);
+  o.extra_volumes.clear();
+  o.memory_bytes = 1024;
+  CHECK_THROWS_AS((void)kg::make_docker_executor(o), kg::error);
+  o = options(marker);
+  o.image = "kernelgate-no-such-image:never";
+  try {
+    (void)kg::make_docker_executor(o);
+    FAIL("a missing image accepted");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::docker_api);
+    CHECK(contains(e.what(), "scripts/build-test-image"));
+  }
+  CHECK(containers_marked(marker).empty());
+}
+
+TEST_CASE("extra volumes are mounted read-only by default") {
+  kgtest::temp_dir data;
+  kgtest::write_file(data.path() / "input.txt", "shared data");
+  auto o = options(unique_marker());
+  o.extra_volumes = {{data.path(), "/data", true}};
+  auto ex = kg::make_docker_executor(o);
+  const auto r = run(*ex, "sh", "cat /data/input.txt; echo; touch /data/new 2>/dev/null || echo read-only");
+  CHECK(r.output == "shared data\nread-only\n");
+}
+
+TEST_CASE("containers of dead owners are removed by the cleanup helper; live ones are kept") {
+  const auto marker = unique_marker();
+  auto live = kg::make_docker_executor(options(marker));
+
+  // A container labelled as owned by a process that has exited.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  char host[256] = {};
+  REQUIRE(::gethostname(host, sizeof host - 1) == 0);
+  const auto orphan = daemon().create_container(
+      {{"Image", test_image},
+       {"Entrypoint", {"tail", "-f", "/dev/null"}},
+       {"Labels",
+        {{"io.kernelgate.executor", "docker"},
+         {"io.kernelgate.owner-pid", std::to_string(child)},
+         {"io.kernelgate.owner-start", "1"},
+         {"io.kernelgate.owner-host", host},
+         {"io.kernelgate.test", marker}}},
+       {"HostConfig", {{"NetworkMode", "none"}, {"Init", true}}}});
+  daemon().start_container(orphan);
+  REQUIRE(containers_marked(marker).size() == 2);
+
+  const auto removed = kg::remove_orphaned_docker_containers();
+  CHECK(std::find(removed.begin(), removed.end(), orphan) != removed.end());
+  const auto left = containers_marked(marker);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].at("Id") != orphan);
+  CHECK(run(*live, "sh", "echo still-mine").output == "still-mine\n");
+}
+
+TEST_CASE("output imitating the runner's end marker is kept as output") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  const auto r = run(*ex, "python",
+                     "import sys\nfake = '\\036kernelgate-end:' + 'f' * 32 + ':0\\n'\n"
+                     "sys.stdout.write(fake); sys.stderr.write(fake)\nprint('after')\nsys.exit(5)\n");
+  CHECK(r.exit_code == 5);
+  CHECK(contains(r.output, "after\n"));
+  CHECK(contains(r.output, "\036kernelgate-end:ffff"));
+}
+
+TEST_CASE("code that kills every process in the container does not break the executor") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  // kill(-1) reaches every process but PID 1 and the caller: the runner and the container's
+  // keep-alive process die, the container stops, and the caller with it.
+  const auto r = run(*ex, "python", "import os, time\nprint('before', flush=True)\nos.kill(-1, 9)\ntime.sleep(5)\nprint('never')");
+  CHECK(r.exit_code != 0);
+  CHECK(contains(r.output, "before\n"));
+  CHECK_FALSE(contains(r.output, "never"));
+  const auto again = run(*ex, "sh", "echo back");
+  CHECK(again.exit_code == 0);
+  CHECK(again.output == "back\n");
+}
+
+TEST_CASE("background children do not hold a block open or outlive it") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  const auto r = run(*ex, "sh", "sleep 300 & echo spawned");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "spawned\n");
+  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  CHECK_FALSE(contains(ps.output, "sleep 300"));
+}
