@@ -2,14 +2,14 @@
 //  - the floor: the interpreter run directly on the same file (posix_spawn, read the pipes, wait), and
 //  - the peer: a Python runner doing what AutoGen 0.2's LocalCommandLineCodeExecutor does
 //    (bench/peer_local_runner.py: write the file, subprocess.run with capture).
-// Runs are interleaved (floor, kernelgate, peer, floor, ...) so drift hits all three alike.
+// Runs are interleaved (floor and kernelgate in alternating order, then the peer) so drift hits all
+// three alike.
 // Prints one JSON line per metric with medians.
 #include "kernelgate/exec/local_executor.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,13 +48,14 @@ double p99(std::vector<double> v) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(static_cast<double>(v.size()) * 0.99))];
 }
 
-// Starts argv with stdin and stdout as pipes (and stderr too unless it is inherited).
+// Starts argv with stdout as a pipe; stdin and stderr as pipes when asked (stderr may share stdout's).
 struct spawned {
   pid_t pid = -1;
   int in = -1, out = -1, err = -1;
 };
 
-spawned spawn(const std::vector<std::string>& args, bool pipe_stdin, bool pipe_stderr, const fs::path& cwd) {
+spawned spawn(const std::vector<std::string>& args, bool pipe_stdin, bool pipe_stderr, const fs::path& cwd,
+              bool merge_stderr = false, bool new_session = false) {
   int in[2] = {-1, -1}, out[2], err[2] = {-1, -1};
   if ((pipe_stdin && pipe2(in, O_CLOEXEC) != 0) || pipe2(out, O_CLOEXEC) != 0 || (pipe_stderr && pipe2(err, O_CLOEXEC) != 0))
     throw std::runtime_error("pipe failed");
@@ -64,13 +65,21 @@ spawned spawn(const std::vector<std::string>& args, bool pipe_stdin, bool pipe_s
   else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   if (pipe_stderr) posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  else if (merge_stderr) posix_spawn_file_actions_adddup2(&fa, out[1], 2);
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // A new session, as the executor gives each block: with the kernel's autogroup scheduling a
+  // session is its own CPU group, so the floor must not differ from kernelgate in that.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (new_session) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   spawned s;
-  if (posix_spawn(&s.pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) throw std::runtime_error("spawn failed: " + args[0]);
+  const int rc = posix_spawn(&s.pid, argv[0], &fa, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("spawn failed: " + args[0]);
   if (pipe_stdin) {
     close(in[0]);
     s.in = in[1];
@@ -84,25 +93,15 @@ spawned spawn(const std::vector<std::string>& args, bool pipe_stdin, bool pipe_s
   return s;
 }
 
-// The floor: the interpreter on the file, both pipes read to EOF, then reaped.
+// The floor: the interpreter on the file with its output captured the cheapest way (stdout and
+// stderr on one pipe, read to EOF with blocking reads), then reaped.
 double run_direct(const fs::path& file, const fs::path& cwd) {
   const auto t0 = clock_type::now();
-  auto s = spawn({python, file.string()}, false, true, cwd);
-  pollfd fds[2] = {{s.out, POLLIN, 0}, {s.err, POLLIN, 0}};
+  auto s = spawn({python, file.string()}, false, false, cwd, true, true);
   char buf[65536];
-  int open = 2;
-  while (open > 0) {
-    if (poll(fds, 2, -1) < 0) continue;
-    for (auto& f : fds) {
-      if (f.fd >= 0 && f.revents) {
-        if (read(f.fd, buf, sizeof buf) <= 0) {
-          close(f.fd);
-          f.fd = -1;
-          --open;
-        }
-      }
-    }
+  while (read(s.out, buf, sizeof buf) > 0) {
   }
+  close(s.out);
   int status = 0;
   waitpid(s.pid, &status, 0);
   return ms_since(t0);
@@ -146,12 +145,23 @@ samples measure(const std::string& code, int rounds, kg::code_executor& ex, peer
   if (!first.code_file) throw std::runtime_error("kernelgate wrote no code file: " + first.output);
   const fs::path file = fs::path(*first.code_file).filename();
   samples s;
-  for (int i = 0; i < rounds + 3; ++i) {
-    const double f = run_direct(file, work);
+  const auto ours_once = [&] {
     const auto t0 = clock_type::now();
     const auto r = ex.execute({{"python", code}});
     const double o = ms_since(t0);
     if (r.exit_code != 0) throw std::runtime_error("kernelgate block failed: " + r.output);
+    return o;
+  };
+  for (int i = 0; i < rounds + 3; ++i) {
+    // The order alternates between rounds so that neither side always runs right after the other.
+    double f = 0, o = 0;
+    if (i % 2 == 0) {
+      f = run_direct(file, work);
+      o = ours_once();
+    } else {
+      o = ours_once();
+      f = run_direct(file, work);
+    }
     const double p = peer.run(code);
     if (i < 3) continue;  // warm-up
     s.floor.push_back(f);
