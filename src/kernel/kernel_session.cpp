@@ -253,6 +253,9 @@ run_result kernel_session::execute(const std::string& code, const run_options& o
   execute_request req;
   req.code = code;
   req.store_history = options.store_history;
+  // Each execute stands alone: with stop_on_error the kernel would abort (not run) requests that
+  // arrive shortly after a failed one, even though they were sent after it finished.
+  req.stop_on_error = false;
   req.on_output = options.on_output;
   req.on_input = options.on_input;
   req.output_dir = s.output_dir;
