@@ -148,6 +148,9 @@ class pending_execute {
 
   /// The result: complete when done(); otherwise the outputs so far, status `aborted`, no count.
   [[nodiscard]] execute_reply result() const;
+  /// As result(), moving the collected outputs out instead of copying them (large streams); later
+  /// calls see the outputs collected after this one only.
+  [[nodiscard]] execute_reply take_result();
 
   /// Stops tracking: late outputs of this request are ignored. wait() then throws errc::cancelled.
   void abandon() noexcept;
@@ -245,6 +248,8 @@ class kernel_client {
 /// The output an IOPub message carries, or nullopt for messages that are not outputs (status,
 /// execute_input, comm_*...). text is the stream text, the text/plain of a bundle, or "ename: evalue".
 [[nodiscard]] std::optional<output> to_output(const message& iopub);
+/// As above, moving stream text out of `iopub` instead of copying it.
+[[nodiscard]] std::optional<output> to_output(message&& iopub);
 
 /// `s` with ANSI escape sequences (colours, cursor movement) removed.
 [[nodiscard]] std::string strip_ansi(std::string_view s);
