@@ -204,3 +204,29 @@ TEST_CASE("a missing kernelspec and a broken one give clear errors") {
   }
   ::unsetenv("JUPYTER_PATH");
 }
+
+TEST_CASE("a kernel that loses a port race at start-up is relaunched on fresh ports") {
+  kgtest::require_ipykernel();
+  kgtest::temp_dir jp;
+  const auto marker = jp.path() / "first-attempt-done";
+  // The first launch fails as a kernel does when another process took its port; the second is real.
+  const std::string script =
+      "import os, sys\n"
+      "marker, conn = sys.argv[1], sys.argv[2]\n"
+      "if not os.path.exists(marker):\n"
+      "    open(marker, 'w').close()\n"
+      "    sys.stderr.write('zmq.error.ZMQError: Address already in use (addr=tcp://127.0.0.1:5555)\\n')\n"
+      "    sys.exit(1)\n"
+      "os.execv('/usr/bin/python3', ['/usr/bin/python3', '-m', 'ipykernel_launcher', '-f', conn])\n";
+  const nlohmann::json spec = {{"argv", {"/usr/bin/python3", "-c", script, marker.string(), "{connection_file}"}},
+                               {"language", "python"}};
+  std::filesystem::create_directories(jp.path() / "kernels/racy");
+  kgtest::write_file(jp.path() / "kernels/racy/kernel.json", spec.dump());
+  ::setenv("JUPYTER_PATH", jp.path().c_str(), 1);
+  auto s = kg::kernel_session::start({.kernel = "racy", .work_dir = jp.path()});
+  ::unsetenv("JUPYTER_PATH");
+  CHECK(std::filesystem::exists(marker));
+  auto r = s.execute("print(6 * 7)");
+  REQUIRE(r.outputs.size() == 1);
+  CHECK(r.outputs[0].text == "42\n");
+}
