@@ -27,6 +27,7 @@ struct execute_state {
   bool wants_idle = false;  // execute: finished by reply AND idle
 
   output_handler on_output;
+  std::function<void(const message&)> on_message;
   input_handler on_input;
   std::optional<std::filesystem::path> output_dir;
   std::weak_ptr<client_core> core;
@@ -104,6 +105,24 @@ struct client_core : std::enable_shared_from_this<client_core> {
     if (done) forget(st->msg_id);
   }
 
+  // The request's raw-message hook; what it throws is reported, never propagated.
+  void notify_message(execute_state& st, const message& msg) {
+    std::function<void(const message&)> hook;
+    {
+      std::lock_guard lk(st.m);
+      if (st.abandoned) return;
+      hook = st.on_message;
+    }
+    if (!hook) return;
+    try {
+      hook(msg);
+    } catch (const std::exception& e) {
+      report(error(errc::invalid_argument, std::string("a message handler threw: ") + e.what()));
+    } catch (...) {
+      report(error(errc::invalid_argument, "a message handler threw a non-standard exception"));
+    }
+  }
+
   void on_message(message msg) {
     if (msg.chan == channel::iopub) {
       on_iopub(std::move(msg));
@@ -126,6 +145,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
       return;
     }
     if (!st) return;  // a reply to an abandoned or repeated request (e.g. kernel_info nudges)
+    notify_message(*st, msg);
     {
       std::lock_guard lk(st->m);
       if (!st->reply) st->reply = std::move(msg);
@@ -148,6 +168,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
     }
     auto st = find(msg.parent_msg_id());
     if (!st) return;
+    notify_message(*st, msg);
     const std::string type = msg.msg_type();  // before msg is moved from
     if (type == "status") {
       if (msg.content.is_object() && msg.content.value("execution_state", "") == "idle") {
@@ -226,8 +247,10 @@ struct client_core : std::enable_shared_from_this<client_core> {
 
   std::shared_ptr<execute_state> start_request(message msg, bool wants_idle, output_handler on_output = {},
                                                input_handler on_input = {},
-                                               std::optional<std::filesystem::path> output_dir = std::nullopt) {
+                                               std::optional<std::filesystem::path> output_dir = std::nullopt,
+                                               std::function<void(const message&)> on_message = {}) {
     auto st = std::make_shared<execute_state>();
+    st->on_message = std::move(on_message);
     st->msg_id = msg.msg_id();
     st->msg_type = msg.msg_type();
     st->wants_idle = wants_idle;
@@ -455,7 +478,8 @@ pending_execute kernel_client::execute_async(execute_request request) {
   };
   message msg = make_message("execute_request", std::move(content), core_->options.identity, channel::shell);
   return pending_execute(core_->start_request(std::move(msg), true, std::move(request.on_output),
-                                              std::move(request.on_input), std::move(request.output_dir)));
+                                              std::move(request.on_input), std::move(request.output_dir),
+                                              std::move(request.on_message)));
 }
 
 execute_reply kernel_client::execute(execute_request request, deadline until) {

@@ -55,6 +55,11 @@ struct execute_request {
   nlohmann::json user_expressions = nlohmann::json::object();
   /// Called for every IOPub output of this request, on the transport's I/O thread.
   output_handler on_output;
+  /// Called for every message of this request as received — its IOPub messages (status,
+  /// execute_input, outputs, clear_output, ...) and its execute_reply — on the transport's I/O
+  /// thread, before on_output. For consumers that need the raw protocol (notebook runners: timing
+  /// metadata, display updates).
+  std::function<void(const message&)> on_message;
   /// Answers input(); without one, allow_stdin is false and input() fails at once in the kernel.
   input_handler on_input;
   /// When set, rich outputs (everything but text/plain) are saved into this existing directory,

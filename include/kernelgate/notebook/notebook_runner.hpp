@@ -1,0 +1,91 @@
+#ifndef KERNELGATE_NOTEBOOK_NOTEBOOK_RUNNER_HPP
+#define KERNELGATE_NOTEBOOK_NOTEBOOK_RUNNER_HPP
+
+#include "kernelgate/client/kernel_client.hpp"
+#include "kernelgate/notebook/notebook.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kernelgate {
+
+/// What to do when a cell runs past its timeout. Either way the kernel is interrupted first.
+enum class cell_timeout_action {
+  stop,                    ///< record the failure and stop the run (nbclient's default)
+  interrupt_and_continue,  ///< keep the interrupted cell's outputs and go on with the next cell
+};
+
+/// Progress of a run, reported before and after each executed code cell.
+struct cell_event {
+  enum class phase { started, finished };
+  phase when = phase::started;
+  std::size_t cell_index = 0;   ///< index in the notebook's cells
+  std::size_t code_number = 0;  ///< 1-based among the code cells that will run
+  std::size_t code_total = 0;   ///< code cells that will run
+  std::chrono::milliseconds elapsed{0};  ///< finished only: the cell's wall time
+  std::string status;           ///< finished only: "ok", "error", "timeout"
+};
+
+struct notebook_run_options {
+  /// The kernelspec to start; empty: the notebook's metadata.kernelspec.name, else "python3".
+  std::string kernel;
+  /// The kernel's working directory; empty: the current directory.
+  std::filesystem::path work_dir;
+  /// Per-cell limit; unset: none (the wait still ends if the kernel dies).
+  std::optional<std::chrono::milliseconds> cell_timeout;
+  cell_timeout_action on_timeout = cell_timeout_action::stop;
+  /// How long an interrupted cell gets to end before the run gives up on the kernel.
+  std::chrono::milliseconds interrupt_grace{10000};
+  /// Errors do not stop the run (cells tagged raises-exception never do).
+  bool allow_errors = false;
+  /// Papermill-style parameters injected after the cell tagged `parameters`.
+  parameter_list parameters;
+  /// Writes nbclient's metadata.execution timestamps on each executed cell.
+  bool record_timing = true;
+  /// Merges consecutive stream outputs of one name and applies \r and \b in them.
+  bool coalesce_streams = true;
+  std::chrono::milliseconds startup_timeout{60000};
+  /// Progress callback, on the calling thread.
+  std::function<void(const cell_event&)> on_cell;
+};
+
+/// The first unexpected failure, which ended the run.
+struct cell_failure {
+  std::size_t cell_index = 0;
+  std::string ename, evalue;
+  std::vector<std::string> traceback;
+  bool timed_out = false;
+  bool kernel_died = false;
+};
+
+struct notebook_run_result {
+  notebook nb;  ///< the executed notebook (partially executed when the run stopped early)
+  std::size_t cells_executed = 0;
+  std::optional<cell_failure> failure;
+  [[nodiscard]] bool ok() const noexcept { return !failure.has_value(); }
+};
+
+/// The kernel a runner drives: a client to talk to it, a way to interrupt it.
+struct notebook_kernel {
+  kernel_client& client;
+  std::function<void()> interrupt;
+};
+
+/// Runs every code cell of `nb` in order in a fresh kernel over ZeroMQ, shut down afterwards.
+/// Code errors and timeouts are data in the result (and the executed notebook keeps the outputs so
+/// far); exceptions are for a kernel that cannot start.
+/// @throws kernelgate::error(errc::no_such_kernel / launch_failed / invalid_argument).
+[[nodiscard]] notebook_run_result run_notebook(notebook nb, const notebook_run_options& options = {});
+
+/// The same on a running kernel of any backend. `options.kernel`, `work_dir` and
+/// `startup_timeout` are not used.
+[[nodiscard]] notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const notebook_run_options& options);
+
+}  // namespace kernelgate
+
+#endif

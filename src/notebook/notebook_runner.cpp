@@ -1,0 +1,151 @@
+#include "kernelgate/notebook/notebook_runner.hpp"
+
+#include "kernelgate/error.hpp"
+#include "kernelgate/kernel/kernel_session.hpp"
+#include "notebook/cell_outputs.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+namespace kernelgate {
+
+namespace {
+
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+bool runs(const json& cell) {
+  if (cell.value("cell_type", std::string()) != "code") return false;
+  const auto& source = cell["source"].get_ref<const std::string&>();
+  if (std::all_of(source.begin(), source.end(), [](unsigned char c) { return std::isspace(c); })) return false;
+  return !cell_has_tag(cell, "skip-execution");
+}
+
+cell_failure failure_from(std::size_t index, const execute_reply& reply) {
+  return {.cell_index = index, .ename = reply.ename, .evalue = reply.evalue, .traceback = reply.traceback};
+}
+
+}  // namespace
+
+notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const notebook_run_options& options) {
+  inject_parameters(nb, options.parameters);
+
+  // nbclient records the kernel's language_info in the notebook.
+  const auto info = kernel.client.kernel_info(std::chrono::seconds(30));
+  if (info.content.contains("language_info") && info.content["language_info"].is_object())
+    nb.metadata()["language_info"] = info.content["language_info"];
+
+  auto& cells = nb.cells();
+  std::size_t total = 0;
+  for (const auto& cell : cells) total += runs(cell) ? 1 : 0;
+
+  // Messages arrive on the transport's thread; `sink` guards the outputs they are written into, and
+  // `open` turns away messages of a request abandoned after an ignored interrupt.
+  struct guarded_outputs {
+    std::mutex m;
+    bool open = false;
+    detail::notebook_outputs outputs;
+  } sink{.outputs = detail::notebook_outputs(options.coalesce_streams, options.record_timing)};
+  std::size_t executed = 0;
+  std::optional<cell_failure> run_failure;
+  std::size_t number = 0;
+  for (std::size_t index = 0; index < cells.size(); ++index) {
+    auto& cell = cells[index];
+    if (!runs(cell)) continue;
+    ++number;
+    if (options.on_cell)
+      options.on_cell({.when = cell_event::phase::started, .cell_index = index, .code_number = number,
+                       .code_total = total});
+    const bool errors_allowed = options.allow_errors || cell_has_tag(cell, "raises-exception");
+    const auto started = clock_type::now();
+
+    {
+      std::lock_guard lk(sink.m);
+      sink.outputs.begin_cell(cells, index);
+      sink.open = true;
+    }
+    execute_request request;
+    request.code = cell["source"].get<std::string>();
+    request.stop_on_error = !errors_allowed;
+    request.on_message = [&sink](const message& m) {
+      std::lock_guard lk(sink.m);
+      if (!sink.open) return;
+      if (m.chan == channel::iopub) sink.outputs.on_iopub(m);
+      else if (m.msg_type() == "execute_reply") sink.outputs.on_reply(m);
+    };
+
+    std::optional<cell_failure> failure;
+    bool timed_out = false;
+    execute_reply reply;
+    try {
+      auto pending = kernel.client.execute_async(std::move(request));
+      const deadline until = options.cell_timeout ? deadline(*options.cell_timeout)
+                                                  : deadline(std::chrono::hours(24 * 365));
+      if (!pending.wait(until)) {
+        timed_out = true;
+        kernel.interrupt();
+        if (!pending.wait(options.interrupt_grace)) {
+          pending.abandon();
+          failure = cell_failure{.cell_index = index, .ename = "CellTimeoutError",
+                                 .evalue = "the cell did not finish within its timeout and ignored the interrupt",
+                                 .timed_out = true};
+        }
+      }
+      reply = pending.result();
+    } catch (const error& e) {
+      if (e.condition() != errc::kernel_died && e.condition() != errc::not_connected) throw;
+      failure = cell_failure{.cell_index = index, .ename = "DeadKernelError", .evalue = e.what(), .kernel_died = true};
+    }
+    {
+      std::lock_guard lk(sink.m);
+      sink.open = false;
+      sink.outputs.end_cell();
+      // nbclient numbers executed code cells itself: the kernel's counter is not used.
+      cell["execution_count"] = static_cast<int>(number);
+    }
+    ++executed;
+
+    std::string status = "ok";
+    if (!failure && timed_out) {
+      status = "timeout";
+      if (options.on_timeout == cell_timeout_action::stop) {
+        failure = failure_from(index, reply);
+        failure->timed_out = true;
+        if (failure->ename.empty()) failure->ename = "CellTimeoutError";
+        failure->evalue = "timed out after " + std::to_string(options.cell_timeout->count()) + " ms" +
+                          (failure->evalue.empty() ? "" : " (" + failure->evalue + ")");
+      }
+    } else if (!failure && reply.status == reply_status::error) {
+      status = "error";
+      if (!errors_allowed) failure = failure_from(index, reply);
+    } else if (failure) {
+      status = failure->timed_out ? "timeout" : "error";
+    }
+    if (options.on_cell)
+      options.on_cell({.when = cell_event::phase::finished, .cell_index = index, .code_number = number,
+                       .code_total = total,
+                       .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - started),
+                       .status = status});
+    if (failure) {
+      run_failure = std::move(failure);
+      break;
+    }
+  }
+  std::lock_guard lk(sink.m);
+  sink.open = false;
+  return {.nb = std::move(nb), .cells_executed = executed, .failure = std::move(run_failure)};
+}
+
+notebook_run_result run_notebook(notebook nb, const notebook_run_options& options) {
+  std::string name = options.kernel.empty() ? nb.kernel_name() : options.kernel;
+  if (name.empty()) name = "python3";
+  auto session = kernel_session::start({.kernel = name, .work_dir = options.work_dir,
+                                        .startup_timeout = options.startup_timeout});
+  auto result = run_notebook(std::move(nb), notebook_kernel{session.client(), [&session] { session.interrupt(); }},
+                             options);
+  session.shutdown();
+  return result;
+}
+
+}  // namespace kernelgate
