@@ -4,6 +4,7 @@
 #include "kernelgate/error.hpp"
 #include "kernelgate/exec/docker_executor.hpp"
 #include "support.hpp"
+#include "test_docker_support.hpp"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,21 +24,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string test_image = "kernelgate-test:bookworm";
+const std::string& test_image = kgtest::docker_test_image;
 
-kd::client& daemon() {
-  static std::optional<kd::client> c = [] {
-    try {
-      return std::optional<kd::client>(std::in_place);
-    } catch (const kg::error& e) {
-      kgtest::require_service(false, std::string("dockerd (") + e.what() + ")");
-      return std::optional<kd::client>();
-    }
-  }();
-  static const bool image = c->inspect_image(test_image).has_value();
-  kgtest::require_service(image, test_image + " (run scripts/build-test-image)");
-  return *c;
-}
+kd::client& daemon() { return kgtest::docker_daemon(); }
 
 // A label value unique to one executor of this test process, to find its container.
 std::string unique_marker() {
