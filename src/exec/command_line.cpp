@@ -82,6 +82,22 @@ std::string format_duration(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + " ms";
 }
 
+bool file_has_content(const std::filesystem::path& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  unique_fd owner(fd);
+  std::string buf(content.size() + 1, '\0');
+  std::size_t got = 0;
+  for (;;) {
+    const auto r = ::read(fd, buf.data() + got, buf.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+    if (got == buf.size()) return false;  // longer than the content
+  }
+  return got == content.size() && std::string_view(buf.data(), got) == content;
+}
+
 }  // namespace
 
 std::optional<language_info> canonical_language(std::string_view language) {
@@ -104,6 +120,7 @@ std::string supported_language_names(const interpreter_table& table) {
 
 std::optional<std::string> filename_from_first_line(std::string_view code) {
   const std::string_view line = trim(code.substr(0, code.find('\n')));
+  if (line.find('\0') != std::string_view::npos) return std::nullopt;  // no file name holds a NUL
   struct comment {
     std::string_view open, close;
   };
@@ -148,12 +165,14 @@ preparation prepare_block(const code_block& block, const std::filesystem::path& 
                     ", outside " + root.string();
       return out;
     }
+    std::error_code ec;
+    fs::create_directories(file.parent_path(), ec);
+    write_file_atomically(file, block.code);
   } else {
+    // The name is the content's hash: a file already there with that name and content is reused.
     file = root / ("tmp_code_" + sha256_hex(block.code) + "." + language->extension);
+    if (!file_has_content(file, block.code)) write_file_atomically(file, block.code);
   }
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  write_file_atomically(file, block.code);
   prepared_block p{*language, file, file.lexically_relative(root), interpreter->second};
   p.argv.push_back(p.relative_file.string());
   out.block = std::move(p);
@@ -313,6 +332,60 @@ std::vector<std::string> file_snapshot::changed_in(const file_snapshot& after,
     if (before == files_.end() || !(before->second == st)) out.push_back(path.string());
   }
   return out;
+}
+
+code_result run_blocks(std::span<const code_block> blocks, const run_settings& settings, const block_runner& runner) {
+  static const output_handler no_handler;
+  output_collector out(settings.max_output_bytes, settings.handler ? *settings.handler : no_handler);
+  code_result result;
+  std::vector<std::filesystem::path> written;
+  const auto before = file_snapshot::take(settings.workspace);
+  for (const auto& block : blocks) {
+    if (settings.stop.stop_requested()) {
+      result.exit_code = exit_code::cancelled;
+      out.note(cancelled_note());
+      break;
+    }
+    preparation prep;
+    try {
+      prep = prepare_block(block, settings.workspace, *settings.table);
+    } catch (const std::exception& e) {  // kernelgate::error, or a path the file system refuses
+      prep.failure = e.what();
+    }
+    if (!prep.block) {
+      result.exit_code = exit_code::failure;
+      out.note(prep.failure);
+      break;
+    }
+    if (!result.code_file) result.code_file = prep.block->file.string();
+    written.push_back(prep.block->file);
+
+    block_outcome outcome;
+    try {
+      outcome = runner(*prep.block, settings.timeout, out);
+    } catch (const error& e) {
+      out.flush_streams();
+      result.exit_code = exit_code::failure;
+      out.note(e.what());
+      break;
+    }
+    out.flush_streams();
+    if (outcome.end == block_end::timed_out) {
+      result.exit_code = exit_code::timeout;
+      out.note(timeout_note(settings.timeout));
+      break;
+    }
+    if (outcome.end == block_end::cancelled) {
+      result.exit_code = exit_code::cancelled;
+      out.note(cancelled_note());
+      break;
+    }
+    result.exit_code = outcome.status;
+    if (outcome.status != exit_code::success) break;
+  }
+  result.output = out.take();
+  result.output_files = before.changed_in(file_snapshot::take(settings.workspace), written);
+  return result;
 }
 
 }  // namespace kernelgate::detail

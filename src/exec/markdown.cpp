@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -198,16 +199,24 @@ bool looks_like_python(std::string_view code) {
   return brackets.empty();
 }
 
-// Writes all of `data` to a pipe without dying of SIGPIPE if the reader has gone.
-bool write_all(int fd, std::string_view data) {
+// Writes all of `data` to a pipe before the deadline, without dying of SIGPIPE if the reader has gone.
+bool write_all(int fd, std::string_view data, std::chrono::steady_clock::time_point deadline) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return false;
   sigset_t pipe_only, old;
   sigemptyset(&pipe_only);
   sigaddset(&pipe_only, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
   bool ok = true;
   while (!data.empty()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLOUT, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
+      ok = false;
+      break;
+    }
     const auto w = ::write(fd, data.data(), data.size());
-    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (w <= 0) {
       ok = false;
       break;
@@ -244,10 +253,10 @@ std::optional<std::vector<bool>> compile_with_python(const std::vector<std::stri
                                                .err = detail::stdio::null});
     nlohmann::json payload = nlohmann::json::array();
     for (auto c : codes) payload.push_back(std::string(c));
-    if (!write_all(child.stdin_fd(), payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    if (!write_all(child.stdin_fd(), payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), deadline))
       return std::nullopt;
     child.close_stdin();
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
     std::string out;
     char buf[4096];
     for (;;) {

@@ -43,6 +43,7 @@ TEST_CASE("file names from the first line") {
   CHECK_FALSE(kd::filename_from_first_line("# version 2.\n"));
   CHECK_FALSE(kd::filename_from_first_line("print(1)  # x.py\n"));
   CHECK_FALSE(kd::filename_from_first_line("# filename:\n"));
+  CHECK_FALSE(kd::filename_from_first_line(std::string_view("# filename: a.py\0../../x.py\n", 28)));
 }
 
 TEST_CASE("prepare_block writes the file, names it by content hash, builds the command") {
@@ -160,4 +161,44 @@ TEST_CASE("file snapshots tell new and changed files") {
   CHECK(before.changed_in(after, {ws.path() / "code.py"}) ==
         std::vector<std::string>{(ws.path() / "d" / "new.png").string(), (ws.path() / "old.txt").string()});
   CHECK_FALSE(kd::file_snapshot::take(ws.path(), 2).complete());
+}
+
+TEST_CASE("run_blocks drives any runner: order, first failure, notes, code_file") {
+  kgtest::temp_dir ws;
+  std::vector<std::string> ran;
+  // A runner that "prints" the block's code and exits with the number in it, or times out on "slow".
+  const kd::block_runner runner = [&](const kd::prepared_block& b, std::chrono::milliseconds, kd::output_collector& out) {
+    const std::string code = kgtest::read_file(b.file);
+    ran.push_back(code);
+    out.append("stdout", code + "\n");
+    if (code == "slow") return kd::block_outcome{kd::block_end::timed_out, 0};
+    if (code == "boom") throw kg::error(kg::errc::launch_failed, "cannot start it");
+    return kd::block_outcome{kd::block_end::exited, std::stoi(code)};
+  };
+  const kd::run_settings settings{.workspace = ws.path(), .table = &table, .timeout = std::chrono::seconds(2),
+                                  .max_output_bytes = 1000};
+  auto r = kd::run_blocks(std::vector<kg::code_block>{{"sh", "0"}, {"sh", "7"}, {"sh", "0"}}, settings, runner);
+  CHECK(r.exit_code == 7);
+  CHECK(r.output == "0\n7\n");
+  CHECK(ran.size() == 2);
+  REQUIRE(r.code_file);
+  CHECK(fs::path(*r.code_file).filename() == "tmp_code_" + kd::sha256_hex("0") + ".sh");
+  CHECK(r.output_files.empty());
+
+  r = kd::run_blocks(std::vector<kg::code_block>{{"sh", "slow"}}, settings, runner);
+  CHECK(r.exit_code == 124);
+  CHECK(r.output == "slow\n" + kd::timeout_note(std::chrono::seconds(2)) + "\n");
+
+  r = kd::run_blocks(std::vector<kg::code_block>{{"sh", "0"}, {"sh", "boom"}}, settings, runner);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.starts_with("0\nboom\ncannot start it"));
+
+  std::stop_source stopped;
+  stopped.request_stop();
+  auto cancelled = settings;
+  cancelled.stop = stopped.get_token();
+  r = kd::run_blocks(std::vector<kg::code_block>{{"sh", "0"}}, cancelled, runner);
+  CHECK(r.exit_code == 130);
+  CHECK(r.output == kd::cancelled_note() + "\n");
+  CHECK_FALSE(r.code_file);
 }

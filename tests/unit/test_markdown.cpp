@@ -75,6 +75,10 @@ TEST_CASE("the interpreter check uses Python's own compile()") {
   CHECK(blocks[0].language == "python");
   CHECK(blocks[1].language == "");
   CHECK(blocks[2].language == "sh");
+  // More than a pipe holds goes through too.
+  std::string big;
+  for (int i = 0; i < 100000; ++i) big += "x = " + std::to_string(i) + "\n";
+  CHECK(kg::infer_language(big, real) == "python");
 }
 
 TEST_CASE("an interpreter that does not exist falls back to the heuristic") {
