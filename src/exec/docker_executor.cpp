@@ -278,8 +278,6 @@ class docker_executor final : public code_executor {
     (void)s.pump([](std::string_view, std::string_view) {}, steady::now() + drain_time);
   }
 
-  enum class block_end { finished, timed_out, cancelled };
-
   // The block runner's exec (see docker/block_runner.hpp), started once per container.
   docker::exec_stream& runner() {
     if (!runner_) {
@@ -301,8 +299,8 @@ class docker_executor final : public code_executor {
     client_->restart_container(container_id_);
   }
 
-  block_end run_block(const detail::prepared_block& block, std::chrono::milliseconds timeout,
-                      const std::stop_token& stop, detail::output_collector& out, int& exit_code) {
+  detail::block_outcome run_block(const detail::prepared_block& block, std::chrono::milliseconds timeout,
+                                  const std::stop_token& stop, detail::output_collector& out) {
     const auto nonce = random_hex(32);
     docker::detail::block_output_splitter split(nonce, [&out](std::string_view name, std::string_view data) {
       out.append(name, data);
@@ -324,9 +322,9 @@ class docker_executor final : public code_executor {
     }
     const auto end = stream->pump(sink, started + timeout + kill_after + host_margin, stop, until);
     if (end == docker::stream_end::satisfied) {
-      exit_code = split.exit_status().value_or(exit_code::failure);
-      const bool killed_at_deadline = exit_code == 124 || (exit_code == 137 && steady::now() - started >= timeout);
-      return killed_at_deadline ? block_end::timed_out : block_end::finished;
+      const int status = split.exit_status().value_or(exit_code::failure);
+      const bool killed_at_deadline = status == 124 || (status == 137 && steady::now() - started >= timeout);
+      return {killed_at_deadline ? detail::block_end::timed_out : detail::block_end::exited, status};
     }
     if (end == docker::stream_end::eof) {
       // The runner died with the block (the code killed it, or the container stopped): restart
@@ -339,8 +337,7 @@ class docker_executor final : public code_executor {
       } catch (const error& e) {
         if (e.condition() != errc::docker_api) throw;  // gone: the next exec recreates it
       }
-      exit_code = exit_code::failure;
-      return block_end::finished;
+      return {detail::block_end::exited, exit_code::failure};
     }
     // Host-side deadline or stop request: kill the block's group, collect what is left; if the
     // block still does not end (its runner is stuck), restart the container, which ends all.
@@ -349,7 +346,7 @@ class docker_executor final : public code_executor {
       split.flush();
       restart_container();
     }
-    return end == docker::stream_end::cancelled ? block_end::cancelled : block_end::timed_out;
+    return {end == docker::stream_end::cancelled ? detail::block_end::cancelled : detail::block_end::timed_out, 0};
   }
 
   code_result execute_impl(std::span<const code_block> blocks, const execute_options& options) override {
@@ -358,43 +355,17 @@ class docker_executor final : public code_executor {
     }
     const auto timeout = options.timeout.value_or(options_.timeout);
     if (timeout <= 0ms) throw error(errc::invalid_argument, "execute timeout must be positive");
-    code_result result;
-    detail::output_collector out(options_.max_output_bytes, handler_for(options));
-    const auto before = detail::file_snapshot::take(work_dir_);
-    std::vector<fs::path> code_files;
-    for (const auto& block : blocks) {
-      if (options.stop.stop_requested()) {
-        out.note(detail::cancelled_note());
-        result.exit_code = exit_code::cancelled;
-        break;
-      }
-      auto prep = detail::prepare_block(block, work_dir_, table_);
-      if (!prep.block) {
-        out.note(prep.failure);
-        result.exit_code = exit_code::failure;
-        break;
-      }
-      code_files.push_back(prep.block->file);
-      if (!result.code_file) result.code_file = prep.block->file.string();
-      int code = exit_code::success;
-      const auto end = run_block(*prep.block, timeout, options.stop, out, code);
-      out.flush_streams();
-      if (end == block_end::timed_out) {
-        out.note(detail::timeout_note(timeout));
-        result.exit_code = exit_code::timeout;
-        break;
-      }
-      if (end == block_end::cancelled) {
-        out.note(detail::cancelled_note());
-        result.exit_code = exit_code::cancelled;
-        break;
-      }
-      result.exit_code = code;
-      if (code != exit_code::success) break;
-    }
-    result.output = out.take();
-    result.output_files = before.changed_in(detail::file_snapshot::take(work_dir_), code_files);
-    return result;
+    const detail::run_settings settings{.workspace = work_dir_,
+                                        .table = &table_,
+                                        .timeout = timeout,
+                                        .max_output_bytes = options_.max_output_bytes,
+                                        .handler = &handler_for(options),
+                                        .stop = options.stop};
+    return detail::run_blocks(blocks, settings,
+                              [this, &options](const detail::prepared_block& block, std::chrono::milliseconds t,
+                                               detail::output_collector& out) {
+                                return run_block(block, t, options.stop, out);
+                              });
   }
 
   void restart_impl() override {

@@ -401,3 +401,15 @@ TEST_CASE("background children do not hold a block open or outlive it") {
   const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
   CHECK_FALSE(contains(ps.output, "sleep 300"));
 }
+
+TEST_CASE("the host-side deadline ends a block whose in-container timeout cannot act") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  kg::execute_options eo;
+  eo.timeout = 1s;
+  // The block stops its parent, `timeout`, so only the host-side deadline can end it.
+  const auto r = run(*ex, "sh", "echo waiting; kill -s STOP $PPID; sleep 60; echo never", eo);
+  CHECK(r.exit_code == kg::exit_code::timeout);
+  CHECK(contains(r.output, "waiting\n"));
+  CHECK_FALSE(contains(r.output, "never"));
+  CHECK(run(*ex, "sh", "echo recovered").output == "recovered\n");
+}
