@@ -108,8 +108,10 @@ void validate(const docker_executor_options& o, const std::string& socket_path) 
   }
 }
 
-std::string bind_spec(const fs::path& host, const std::string& container, bool read_only) {
-  return host.string() + ":" + container + (read_only ? ":ro" : ":rw");
+// A bind mount as a Mounts entry rather than a Binds string: any character may appear in the
+// path, and a missing source is an error instead of a new root-owned directory.
+nlohmann::json bind_mount(const fs::path& host, const std::string& container, bool read_only) {
+  return {{"Type", "bind"}, {"Source", host.string()}, {"Target", container}, {"ReadOnly", read_only}};
 }
 
 class docker_executor final : public code_executor {
@@ -180,10 +182,11 @@ class docker_executor final : public code_executor {
     for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
 
     const auto bind = options_.bind_dir.empty() ? work_dir_ : options_.bind_dir;
-    nlohmann::json binds = {bind_spec(bind, workspace, false)};
-    for (const auto& v : options_.extra_volumes) binds.push_back(bind_spec(v.host, v.container, v.read_only));
+    nlohmann::json mounts = nlohmann::json::array();
+    mounts.push_back(bind_mount(bind, workspace, false));
+    for (const auto& v : options_.extra_volumes) mounts.push_back(bind_mount(v.host, v.container, v.read_only));
 
-    nlohmann::json host{{"Binds", binds}, {"NetworkMode", options_.network}, {"Init", options_.init},
+    nlohmann::json host{{"Mounts", mounts}, {"NetworkMode", options_.network}, {"Init", options_.init},
                         {"AutoRemove", false}, {"IpcMode", "private"}};
     if (options_.drop_all_capabilities) host["CapDrop"] = {"ALL"};
     if (options_.no_new_privileges) host["SecurityOpt"] = {"no-new-privileges"};

@@ -413,3 +413,12 @@ TEST_CASE("the host-side deadline ends a block whose in-container timeout cannot
   CHECK_FALSE(contains(r.output, "never"));
   CHECK(run(*ex, "sh", "echo recovered").output == "recovered\n");
 }
+
+TEST_CASE("a work directory whose path has blanks and colons is mounted as it is") {
+  kgtest::temp_dir dir;
+  const auto odd = dir.path() / "my work:dir";
+  auto ex = kg::make_docker_executor(options(unique_marker(), odd));
+  const auto r = run(*ex, "sh", "echo content > made-here.txt; ls");
+  CHECK(r.exit_code == 0);
+  CHECK(kgtest::read_file(odd / "made-here.txt") == "content\n");
+}
