@@ -2,6 +2,7 @@
 
 #include "detail/process.hpp"
 #include "docker/block_runner.hpp"
+#include "docker/protocol.hpp"
 #include "exec/command_line.hpp"
 #include "kernelgate/docker/client.hpp"
 #include "kernelgate/error.hpp"
@@ -118,8 +119,8 @@ class docker_executor final : public code_executor {
  public:
   explicit docker_executor(docker_executor_options options)
       : options_(std::move(options)), table_(interpreters_of(options_)) {
+    validate(options_, docker::detail::socket_path_from_host(docker::detail::resolve_host(options_.docker_host)));
     client_.emplace(docker::client_options{.host = options_.docker_host});
-    validate(options_, docker_socket_path());
     prepare_work_dir();
     try {
       client_->ensure_image(options_.image, options_.on_pull_progress, build_hint_text);
@@ -136,11 +137,6 @@ class docker_executor final : public code_executor {
   ~docker_executor() override { release(); }
 
  private:
-  std::string docker_socket_path() const {
-    const auto& host = client_->host();
-    return host.starts_with("unix://") ? host.substr(7) : std::string();
-  }
-
   void prepare_work_dir() {
     std::error_code ec;
     if (options_.work_dir.empty()) {
@@ -295,6 +291,20 @@ class docker_executor final : public code_executor {
     return *runner_;
   }
 
+  // Between blocks the runner says nothing, unless a process that left a block's group writes
+  // late (dropped here, not charged to the next block) or the runner has died with its container
+  // (then the next block starts a new one, recreating the container if needed).
+  void discard_stale_runner() {
+    if (!runner_) return;
+    try {
+      if (runner_->pump([](std::string_view, std::string_view) {}, steady::now()) == docker::stream_end::eof) {
+        runner_.reset();
+      }
+    } catch (const error&) {
+      runner_.reset();
+    }
+  }
+
   // The container's processes all end (the runner too): the last resort when a block's process
   // group cannot be killed.
   void restart_container() {
@@ -314,6 +324,7 @@ class docker_executor final : public code_executor {
     const auto until = [&split] { return split.done(); };
     const auto command = docker::detail::runner_command(nonce, timeout, block.argv);
     const auto started = steady::now();
+    discard_stale_runner();
     auto* stream = &runner();
     try {
       stream->write(command, started + 10s);

@@ -422,3 +422,39 @@ TEST_CASE("a work directory whose path has blanks and colons is mounted as it is
   CHECK(r.exit_code == 0);
   CHECK(kgtest::read_file(odd / "made-here.txt") == "content\n");
 }
+
+TEST_CASE("a container removed behind the executor's back is recreated for the next block") {
+  const auto marker = unique_marker();
+  auto ex = kg::make_docker_executor(options(marker));
+  CHECK(run(*ex, "sh", "echo first").output == "first\n");
+  const auto list = containers_marked(marker);
+  REQUIRE(list.size() == 1);
+  REQUIRE(daemon().remove_container(list[0].at("Id").get<std::string>()));
+  const auto r = run(*ex, "sh", "echo second");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "second\n");
+  CHECK(containers_marked(marker).size() == 1);
+  ex->stop();
+  CHECK(containers_marked(marker).empty());
+}
+
+TEST_CASE("invalid options are refused even without a daemon") {
+  kgtest::temp_dir dir;
+  kg::docker_executor_options o;
+  o.docker_host = "unix://" + (dir.path() / "none.sock").string();
+  o.timeout = std::chrono::milliseconds(0);
+  try {
+    (void)kg::make_docker_executor(o);
+    FAIL("a zero timeout accepted");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::invalid_argument);
+  }
+  o.timeout = 1s;
+  o.docker_host = "tcp://127.0.0.1:2375";
+  try {
+    (void)kg::make_docker_executor(o);
+    FAIL("a tcp daemon accepted");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::invalid_argument);
+  }
+}
