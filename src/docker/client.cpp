@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -399,6 +400,14 @@ const nlohmann::json& client::version() const noexcept { return impl_->version; 
 
 client::reply client::request(std::string_view method, const std::string& path_and_query,
                               const std::optional<nlohmann::json>& body) {
+  const bool clean = std::none_of(path_and_query.begin(), path_and_query.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  });
+  if (path_and_query.empty() || path_and_query.front() != '/' || !clean) {
+    throw error(errc::invalid_argument, "Docker API path '" + path_and_query +
+                                            "' must start with '/' and hold no blanks or control characters "
+                                            "(percent-encode them)");
+  }
   return impl_->api(method, path_and_query, body);
 }
 

@@ -458,3 +458,17 @@ TEST_CASE("invalid options are refused even without a daemon") {
     CHECK(e.condition() == kg::errc::invalid_argument);
   }
 }
+
+TEST_CASE("a read-only image filesystem still runs blocks, with /tmp and /workspace writable") {
+  auto o = options(unique_marker());
+  o.read_only_rootfs = true;
+  auto ex = kg::make_docker_executor(o);
+  const auto r = run(*ex, "sh",
+                     "touch /etc/x 2>/dev/null && echo rootfs-writable || echo rootfs-read-only; "
+                     "touch /tmp/t && echo tmp-ok; touch out.txt && echo workspace-ok");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "rootfs-read-only\ntmp-ok\nworkspace-ok\n");
+  kg::execute_options eo;
+  eo.timeout = 1s;
+  CHECK(run(*ex, "sh", "sleep 30", eo).exit_code == kg::exit_code::timeout);
+}

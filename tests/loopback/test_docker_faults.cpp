@@ -218,6 +218,10 @@ TEST_CASE("requests are versioned, carry Host, and daemon errors keep status and
     CHECK(std::string(e.what()).find("OCI runtime create failed: boom") != std::string::npos);
   }
   CHECK(d.last_target() == "POST /v1.41/containers/abc/start HTTP/1.1");
+  // Raw paths cannot smuggle headers or a second request.
+  CHECK(condition_of([&] { (void)c.request("GET", "/info HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET /x"); }) ==
+        kg::errc::invalid_argument);
+  CHECK(condition_of([&] { (void)c.request("GET", "info"); }) == kg::errc::invalid_argument);
 }
 
 TEST_CASE("malformed answers become typed errors, never crashes") {
