@@ -472,3 +472,20 @@ TEST_CASE("a read-only image filesystem still runs blocks, with /tmp and /worksp
   eo.timeout = 1s;
   CHECK(run(*ex, "sh", "sleep 30", eo).exit_code == kg::exit_code::timeout);
 }
+
+TEST_CASE("large output is capped with a note, and the next block is unaffected") {
+  auto o = options(unique_marker());
+  o.max_output_bytes = 10000;
+  auto ex = kg::make_docker_executor(o);
+  std::size_t streamed = 0;
+  kg::execute_options eo;
+  eo.on_output = [&](const kg::output& out) { streamed += out.text.size(); };
+  const auto r = run(*ex, "python", "import sys\nfor i in range(20000):\n    sys.stdout.write('line %05d\\n' % i)\n", eo);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.starts_with("line 00000\nline 00001\n"));
+  CHECK(r.output.size() < 10000 + 400);
+  CHECK(r.output.find("line 19999") == std::string::npos);
+  CHECK(streamed == r.output.size());
+  const auto next = run(*ex, "sh", "echo small");
+  CHECK(next.output == "small\n");
+}
