@@ -55,6 +55,13 @@ kg::code_result run(kg::code_executor& ex, const std::string& lang, const std::s
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
+// The command lines of every process in the executor's container, one a line.
+kg::code_result container_processes(kg::code_executor& ex) {
+  auto r = run(ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  CHECK(contains(r.output, "tail -f /dev/null"));  // the listing works: the keep-alive process is in it
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("python and shell blocks run in the container, in the work directory") {
@@ -159,7 +166,7 @@ TEST_CASE("output streams to the handler while the block runs; a stop request ca
   CHECK_FALSE(contains(r.output, "tick 999"));
   CHECK(streamed == r.output);
   // The block's processes are gone: nothing but the container's own remains.
-  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  const auto ps = container_processes(*ex);
   CHECK_FALSE(contains(ps.output, "python3 tmp_code"));
 }
 
@@ -239,7 +246,7 @@ TEST_CASE("restart gives a fresh container; stop removes it at once and is idemp
   auto ex = kg::make_docker_executor(options(marker));
   CHECK(run(*ex, "sh", "nohup sleep 300 >/dev/null 2>&1 & echo started").exit_code == 0);
   ex->restart();
-  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  const auto ps = container_processes(*ex);
   CHECK(ps.exit_code == 0);
   CHECK_FALSE(contains(ps.output, "sleep 300"));
   CHECK(containers_marked(marker).size() == 1);
@@ -398,7 +405,7 @@ TEST_CASE("background children do not hold a block open or outlive it") {
   const auto r = run(*ex, "sh", "sleep 300 & echo spawned");
   CHECK(r.exit_code == 0);
   CHECK(r.output == "spawned\n");
-  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  const auto ps = container_processes(*ex);
   CHECK_FALSE(contains(ps.output, "sleep 300"));
 }
 
