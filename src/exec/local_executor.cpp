@@ -79,7 +79,8 @@ class local_executor final : public code_executor {
     if (python_path.empty())
       throw error(errc::invalid_argument, "local executor: python interpreter " + python.string() +
                                               " is not an executable file (set local_executor_options::python)");
-    table_["python"] = {python_path.string()};
+    // Blocks run in the work directory: a relative interpreter path must not be read from there.
+    table_["python"] = {fs::absolute(python_path).string()};
     for (const char* shell : {"bash", "sh"}) {
       if (auto p = detail::find_program(shell); !p.empty()) table_[shell] = {p.string()};
     }

@@ -60,11 +60,23 @@ TEST_CASE("python and shell blocks succeed with their output") {
   CHECK(py.output == "hello world!\n");
   REQUIRE(py.code_file.has_value());
   CHECK(fs::exists(*py.code_file));
-  for (const char* lang : {"sh", "bash", "shell", "Python"}) {
-    const auto r = ex->execute({{lang, std::string(lang) == "Python" ? "print('hi')" : "echo hi"}});
+  for (const std::string lang : {"sh", "bash", "shell", "Python", "py", "python3"}) {
+    const auto r = ex->execute({{lang, lang.starts_with("P") || lang.starts_with("py") ? "print('hi')" : "echo hi"}});
     CHECK(r.exit_code == 0);
     CHECK(r.output == "hi\n");
   }
+}
+
+TEST_CASE("an agent message with indented fences, as in AutoGen's conversable-agent test") {
+  kgtest::temp_dir dir;
+  auto ex = make(dir.path());
+  // The fence regex keeps the indentation inside the block, so Python rejects it; the reply still
+  // carries the code's text (in the traceback), which is all AutoGen's test asks.
+  const auto reply = kg::generate_reply(*ex, "\n    Example:\n    ```python\n    print(\"hello extract code\")\n    ```\n    ");
+  CHECK(reply.outcome == kg::reply_outcome::executed);
+  CHECK(contains(reply.text, "hello extract code"));
+  CHECK(reply.text.starts_with("exitcode: 1 (execution failed)\nCode output: "));
+  CHECK(contains(reply.text, "IndentationError"));
 }
 
 TEST_CASE("failing code gives its exit code and its error output") {
@@ -161,6 +173,13 @@ TEST_CASE("a virtual environment's python runs python blocks and leads PATH") {
   const auto venv = fs::absolute(dir.path() / "venv").string();
   CHECK(r.output == venv + "\n" + venv + "/bin/python\n");
   CHECK_THROWS_AS(kg::make_local_executor({.virtual_env = dir.path() / "missing"}), kg::error);
+
+  // A relative virtual_env is relative to the caller's directory, not to the work directory.
+  auto relative = kg::make_local_executor(
+      {.work_dir = dir.path() / "elsewhere", .virtual_env = fs::relative(dir.path() / "venv", fs::current_path())});
+  const auto in_venv = relative->execute({{"py", "import sys\nprint(sys.prefix != sys.base_prefix, sys.executable)"}});
+  CHECK(in_venv.exit_code == 0);
+  CHECK(in_venv.output == "True " + venv + "/bin/python\n");
 }
 
 TEST_CASE("javascript runs through node") {

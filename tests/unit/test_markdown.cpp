@@ -124,3 +124,35 @@ TEST_CASE("a long message without fences is scanned without recursion") {
   REQUIRE(blocks.size() == 1);
   CHECK(blocks[0].code == "echo mid");
 }
+
+TEST_CASE("the messages of AutoGen's extractor test") {
+  const kg::extract_options real{};
+  kgtest::require_service(std::filesystem::exists(real.python), "/usr/bin/python3");
+  // Unlabelled Python.
+  auto b = kg::extract_code_blocks("\nExample:\n```\nprint(\"hello extract code\")\n```\n", real);
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].language == "python");
+  // Two labelled blocks with prose between them.
+  b = kg::extract_code_blocks("Example:\n```python\ndef f(x):\n    return x\n```\nTest:\n```python\nprint(f(1))\n```\n", real);
+  REQUIRE(b.size() == 2);
+  CHECK((b[0].language == "python" && b[1].language == "python"));
+  // Indented fences: found, indentation kept in the code.
+  b = kg::extract_code_blocks("\nExample:\n   ```python\n   def f(x):\n       return x\n   ```\n", real);
+  REQUIRE(b.size() == 1);
+  CHECK(b[0] == kg::code_block{"python", "   def f(x):\n       return x"});
+  // A blank before the tag and CRLF line ends.
+  b = kg::extract_code_blocks("\r\nExample:\r\n``` python\r\ndef f(x):\r\n   return x\r\n```\r\n", real);
+  REQUIRE(b.size() == 1);
+  CHECK(b[0] == kg::code_block{"python", "def f(x):\n   return x"});
+  // A bash block.
+  b = kg::extract_code_blocks("\nTest bash script:\n```bash\necho 'hello world!'\n```\n", real);
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].language == "bash");
+  // Unlabelled C#: not Python, so no language.
+  b = kg::extract_code_blocks("C#:\n```\nusing System;\nnamespace App\n{\n    class Program { }\n}\n```\n", real);
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].language == "");
+  CHECK(kg::infer_language("using System;\nnamespace App\n{\n    class Program { }\n}\n", heuristic) == "");
+  // No block at all.
+  CHECK(kg::extract_code_blocks("\nTest some message that has no code block.\n", real).empty());
+}
