@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
       print_metric(name + "_p99", quantile(block_ours[k], 0.99), quantile(block_peer[k], 0.99), peer_name);
     }
     print_metric("docker_container_start_median", quantile(start_ours, 0.5), quantile(start_peer, 0.5),
-                 "docker-py 5: AutoGen's start (create, start, reload until running)");
+                 "docker-py 5: AutoGen's start (from_env, create, start, reload until running)");
     print_metric("docker_container_stop_median", quantile(stop_ours, 0.5), quantile(stop_peer, 0.5),
                  "docker-py 5: AutoGen's stop (container.stop(), default grace period)");
   } catch (const std::exception& e) {

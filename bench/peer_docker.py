@@ -2,8 +2,9 @@
 
 Reads commands on stdin, one per line, and answers each with one line of JSON holding the time
 it took, measured here (so the pipe to the benchmark is not counted):
-  start               create and start a container the way AutoGen does (entrypoint /bin/sh with a
-                      tty, work dir bound at /workspace, auto_remove), then wait until it runs
+  start               what AutoGen's start() does: docker.from_env() (version negotiation), then
+                      create and start a container (entrypoint /bin/sh with a tty, work dir bound at
+                      /workspace, auto_remove) and wait until it runs
   block <lang> <code> write tmp_code_<sha256>.<lang> into the work dir and exec_run
                       ["timeout", "60", <interpreter>, file] in the container (code is JSON-quoted)
   stop                AutoGen's stop: container.stop() (the daemon's default grace period)
@@ -23,13 +24,14 @@ IMAGE = sys.argv[1]
 WORK_DIR = sys.argv[2]
 LANG_TO_CMD = {"python": "python", "sh": "sh", "bash": "bash"}
 
-client = docker.from_env()
+client = None
 container = None
 
 
 def start():
-    global container
+    global client, container
     t0 = time.perf_counter()
+    client = docker.from_env()
     try:
         client.images.get(IMAGE)
     except docker.errors.ImageNotFound:

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -43,12 +44,37 @@ class deadline_socket {
 
   template <class MutableBuffers>
   std::size_t read_some(const MutableBuffers& buffers, beast::error_code& ec) {
+    return transfer<net::mutable_buffer>(buffers, POLLIN, ec, [this](const net::mutable_buffer& b) {
+      return ::recv(fd_.get(), b.data(), b.size(), 0);
+    });
+  }
+  template <class MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers) {
+    return or_throw([&](beast::error_code& ec) { return read_some(buffers, ec); });
+  }
+
+  template <class ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers, beast::error_code& ec) {
+    return transfer<net::const_buffer>(buffers, POLLOUT, ec, [this](const net::const_buffer& b) {
+      return ::send(fd_.get(), b.data(), b.size(), MSG_NOSIGNAL);
+    });
+  }
+  template <class ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers) {
+    return or_throw([&](beast::error_code& ec) { return write_some(buffers, ec); });
+  }
+
+ private:
+  // One recv/send on the first non-empty buffer, waiting (bounded) while the socket is not ready.
+  // `op` returns what recv/send return; 0 (for a non-empty buffer) is the peer's orderly close.
+  template <class Buffer, class Buffers, class Op>
+  std::size_t transfer(const Buffers& buffers, short events, beast::error_code& ec, Op op) {
     ec = {};
     for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers); ++it) {
-      const net::mutable_buffer b(*it);
+      const Buffer b(*it);
       if (b.size() == 0) continue;
       for (;;) {
-        const auto n = ::recv(fd_.get(), b.data(), b.size(), 0);
+        const auto n = op(b);
         if (n > 0) return static_cast<std::size_t>(n);
         if (n == 0) {
           ec = net::error::eof;
@@ -59,47 +85,20 @@ class deadline_socket {
           ec.assign(errno, boost::system::system_category());
           return 0;
         }
-        if (!wait(POLLIN, ec)) return 0;
+        if (!wait(events, ec)) return 0;
       }
     }
     return 0;
   }
-  template <class MutableBuffers>
-  std::size_t read_some(const MutableBuffers& buffers) {
+
+  template <class F>
+  static std::size_t or_throw(F f) {
     beast::error_code ec;
-    const auto n = read_some(buffers, ec);
+    const auto n = f(ec);
     if (ec) throw beast::system_error(ec);
     return n;
   }
 
-  template <class ConstBuffers>
-  std::size_t write_some(const ConstBuffers& buffers, beast::error_code& ec) {
-    ec = {};
-    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers); ++it) {
-      const net::const_buffer b(*it);
-      if (b.size() == 0) continue;
-      for (;;) {
-        const auto n = ::send(fd_.get(), b.data(), b.size(), MSG_NOSIGNAL);
-        if (n >= 0) return static_cast<std::size_t>(n);
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          ec.assign(errno, boost::system::system_category());
-          return 0;
-        }
-        if (!wait(POLLOUT, ec)) return 0;
-      }
-    }
-    return 0;
-  }
-  template <class ConstBuffers>
-  std::size_t write_some(const ConstBuffers& buffers) {
-    beast::error_code ec;
-    const auto n = write_some(buffers, ec);
-    if (ec) throw beast::system_error(ec);
-    return n;
-  }
-
- private:
   bool wait(short events, beast::error_code& ec) {
     for (;;) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - steady::now()).count();
@@ -401,6 +400,14 @@ const nlohmann::json& client::version() const noexcept { return impl_->version; 
 
 client::reply client::request(std::string_view method, const std::string& path_and_query,
                               const std::optional<nlohmann::json>& body) {
+  const bool clean = std::none_of(path_and_query.begin(), path_and_query.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  });
+  if (path_and_query.empty() || path_and_query.front() != '/' || !clean) {
+    throw error(errc::invalid_argument, "Docker API path '" + path_and_query +
+                                            "' must start with '/' and hold no blanks or control characters "
+                                            "(percent-encode them)");
+  }
   return impl_->api(method, path_and_query, body);
 }
 

@@ -105,6 +105,14 @@ void frame_demuxer::feed(std::string_view bytes) {
   }
 }
 
+std::string encode_frame(stream_id id, std::string_view payload) {
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  std::string out{static_cast<char>(id), 0, 0, 0, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                  static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(payload);
+  return out;
+}
+
 std::string_view stream_name(stream_id id) noexcept {
   // stdin echoed back travels on stdout; the daemon's own errors are the stderr of the call.
   return id == stream_id::stderr_stream || id == stream_id::system_error ? "stderr" : "stdout";

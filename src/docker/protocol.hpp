@@ -68,6 +68,10 @@ class frame_demuxer {
   std::uint64_t payload_bytes_ = 0;
 };
 
+/// One frame of the multiplexed stream: the inverse of frame_demuxer (what a daemon sends; fake
+/// daemons in tests use it).
+[[nodiscard]] std::string encode_frame(stream_id id, std::string_view payload);
+
 /// The name kernelgate's output model uses for a stream ("stdout" or "stderr").
 [[nodiscard]] std::string_view stream_name(stream_id id) noexcept;
 

@@ -2,6 +2,7 @@
 
 #include "detail/process.hpp"
 #include "docker/block_runner.hpp"
+#include "docker/protocol.hpp"
 #include "exec/command_line.hpp"
 #include "kernelgate/docker/client.hpp"
 #include "kernelgate/error.hpp"
@@ -108,16 +109,18 @@ void validate(const docker_executor_options& o, const std::string& socket_path) 
   }
 }
 
-std::string bind_spec(const fs::path& host, const std::string& container, bool read_only) {
-  return host.string() + ":" + container + (read_only ? ":ro" : ":rw");
+// A bind mount as a Mounts entry rather than a Binds string: any character may appear in the
+// path, and a missing source is an error instead of a new root-owned directory.
+nlohmann::json bind_mount(const fs::path& host, const std::string& container, bool read_only) {
+  return {{"Type", "bind"}, {"Source", host.string()}, {"Target", container}, {"ReadOnly", read_only}};
 }
 
 class docker_executor final : public code_executor {
  public:
   explicit docker_executor(docker_executor_options options)
       : options_(std::move(options)), table_(interpreters_of(options_)) {
+    validate(options_, docker::detail::socket_path_from_host(docker::detail::resolve_host(options_.docker_host)));
     client_.emplace(docker::client_options{.host = options_.docker_host});
-    validate(options_, docker_socket_path());
     prepare_work_dir();
     try {
       client_->ensure_image(options_.image, options_.on_pull_progress, build_hint_text);
@@ -134,11 +137,6 @@ class docker_executor final : public code_executor {
   ~docker_executor() override { release(); }
 
  private:
-  std::string docker_socket_path() const {
-    const auto& host = client_->host();
-    return host.starts_with("unix://") ? host.substr(7) : std::string();
-  }
-
   void prepare_work_dir() {
     std::error_code ec;
     if (options_.work_dir.empty()) {
@@ -180,10 +178,11 @@ class docker_executor final : public code_executor {
     for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
 
     const auto bind = options_.bind_dir.empty() ? work_dir_ : options_.bind_dir;
-    nlohmann::json binds = {bind_spec(bind, workspace, false)};
-    for (const auto& v : options_.extra_volumes) binds.push_back(bind_spec(v.host, v.container, v.read_only));
+    nlohmann::json mounts = nlohmann::json::array();
+    mounts.push_back(bind_mount(bind, workspace, false));
+    for (const auto& v : options_.extra_volumes) mounts.push_back(bind_mount(v.host, v.container, v.read_only));
 
-    nlohmann::json host{{"Binds", binds}, {"NetworkMode", options_.network}, {"Init", options_.init},
+    nlohmann::json host{{"Mounts", mounts}, {"NetworkMode", options_.network}, {"Init", options_.init},
                         {"AutoRemove", false}, {"IpcMode", "private"}};
     if (options_.drop_all_capabilities) host["CapDrop"] = {"ALL"};
     if (options_.no_new_privileges) host["SecurityOpt"] = {"no-new-privileges"};
@@ -278,8 +277,6 @@ class docker_executor final : public code_executor {
     (void)s.pump([](std::string_view, std::string_view) {}, steady::now() + drain_time);
   }
 
-  enum class block_end { finished, timed_out, cancelled };
-
   // The block runner's exec (see docker/block_runner.hpp), started once per container.
   docker::exec_stream& runner() {
     if (!runner_) {
@@ -294,6 +291,20 @@ class docker_executor final : public code_executor {
     return *runner_;
   }
 
+  // Between blocks the runner says nothing, unless a process that left a block's group writes
+  // late (dropped here, not charged to the next block) or the runner has died with its container
+  // (then the next block starts a new one, recreating the container if needed).
+  void discard_stale_runner() {
+    if (!runner_) return;
+    try {
+      if (runner_->pump([](std::string_view, std::string_view) {}, steady::now()) == docker::stream_end::eof) {
+        runner_.reset();
+      }
+    } catch (const error&) {
+      runner_.reset();
+    }
+  }
+
   // The container's processes all end (the runner too): the last resort when a block's process
   // group cannot be killed.
   void restart_container() {
@@ -301,8 +312,8 @@ class docker_executor final : public code_executor {
     client_->restart_container(container_id_);
   }
 
-  block_end run_block(const detail::prepared_block& block, std::chrono::milliseconds timeout,
-                      const std::stop_token& stop, detail::output_collector& out, int& exit_code) {
+  detail::block_outcome run_block(const detail::prepared_block& block, std::chrono::milliseconds timeout,
+                                  const std::stop_token& stop, detail::output_collector& out) {
     const auto nonce = random_hex(32);
     docker::detail::block_output_splitter split(nonce, [&out](std::string_view name, std::string_view data) {
       out.append(name, data);
@@ -313,6 +324,7 @@ class docker_executor final : public code_executor {
     const auto until = [&split] { return split.done(); };
     const auto command = docker::detail::runner_command(nonce, timeout, block.argv);
     const auto started = steady::now();
+    discard_stale_runner();
     auto* stream = &runner();
     try {
       stream->write(command, started + 10s);
@@ -324,9 +336,9 @@ class docker_executor final : public code_executor {
     }
     const auto end = stream->pump(sink, started + timeout + kill_after + host_margin, stop, until);
     if (end == docker::stream_end::satisfied) {
-      exit_code = split.exit_status().value_or(exit_code::failure);
-      const bool killed_at_deadline = exit_code == 124 || (exit_code == 137 && steady::now() - started >= timeout);
-      return killed_at_deadline ? block_end::timed_out : block_end::finished;
+      const int status = split.exit_status().value_or(exit_code::failure);
+      const bool killed_at_deadline = status == 124 || (status == 137 && steady::now() - started >= timeout);
+      return {killed_at_deadline ? detail::block_end::timed_out : detail::block_end::exited, status};
     }
     if (end == docker::stream_end::eof) {
       // The runner died with the block (the code killed it, or the container stopped): restart
@@ -339,8 +351,7 @@ class docker_executor final : public code_executor {
       } catch (const error& e) {
         if (e.condition() != errc::docker_api) throw;  // gone: the next exec recreates it
       }
-      exit_code = exit_code::failure;
-      return block_end::finished;
+      return {detail::block_end::exited, exit_code::failure};
     }
     // Host-side deadline or stop request: kill the block's group, collect what is left; if the
     // block still does not end (its runner is stuck), restart the container, which ends all.
@@ -349,7 +360,7 @@ class docker_executor final : public code_executor {
       split.flush();
       restart_container();
     }
-    return end == docker::stream_end::cancelled ? block_end::cancelled : block_end::timed_out;
+    return {end == docker::stream_end::cancelled ? detail::block_end::cancelled : detail::block_end::timed_out, 0};
   }
 
   code_result execute_impl(std::span<const code_block> blocks, const execute_options& options) override {
@@ -358,43 +369,17 @@ class docker_executor final : public code_executor {
     }
     const auto timeout = options.timeout.value_or(options_.timeout);
     if (timeout <= 0ms) throw error(errc::invalid_argument, "execute timeout must be positive");
-    code_result result;
-    detail::output_collector out(options_.max_output_bytes, handler_for(options));
-    const auto before = detail::file_snapshot::take(work_dir_);
-    std::vector<fs::path> code_files;
-    for (const auto& block : blocks) {
-      if (options.stop.stop_requested()) {
-        out.note(detail::cancelled_note());
-        result.exit_code = exit_code::cancelled;
-        break;
-      }
-      auto prep = detail::prepare_block(block, work_dir_, table_);
-      if (!prep.block) {
-        out.note(prep.failure);
-        result.exit_code = exit_code::failure;
-        break;
-      }
-      code_files.push_back(prep.block->file);
-      if (!result.code_file) result.code_file = prep.block->file.string();
-      int code = exit_code::success;
-      const auto end = run_block(*prep.block, timeout, options.stop, out, code);
-      out.flush_streams();
-      if (end == block_end::timed_out) {
-        out.note(detail::timeout_note(timeout));
-        result.exit_code = exit_code::timeout;
-        break;
-      }
-      if (end == block_end::cancelled) {
-        out.note(detail::cancelled_note());
-        result.exit_code = exit_code::cancelled;
-        break;
-      }
-      result.exit_code = code;
-      if (code != exit_code::success) break;
-    }
-    result.output = out.take();
-    result.output_files = before.changed_in(detail::file_snapshot::take(work_dir_), code_files);
-    return result;
+    const detail::run_settings settings{.workspace = work_dir_,
+                                        .table = &table_,
+                                        .timeout = timeout,
+                                        .max_output_bytes = options_.max_output_bytes,
+                                        .handler = &handler_for(options),
+                                        .stop = options.stop};
+    return detail::run_blocks(blocks, settings,
+                              [this, &options](const detail::prepared_block& block, std::chrono::milliseconds t,
+                                               detail::output_collector& out) {
+                                return run_block(block, t, options.stop, out);
+                              });
   }
 
   void restart_impl() override {

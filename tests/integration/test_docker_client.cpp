@@ -3,6 +3,7 @@
 #include "kernelgate/docker/client.hpp"
 #include "kernelgate/error.hpp"
 #include "support.hpp"
+#include "test_docker_support.hpp"
 
 #include <unistd.h>
 
@@ -15,19 +16,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string test_image = "kernelgate-test:bookworm";
+const std::string& test_image = kgtest::docker_test_image;
 
-kd::client& daemon() {
-  static std::optional<kd::client> c = [] {
-    try {
-      return std::optional<kd::client>(std::in_place);
-    } catch (const kg::error& e) {
-      kgtest::require_service(false, std::string("dockerd (") + e.what() + ")");
-      return std::optional<kd::client>();
-    }
-  }();
-  return *c;
-}
+kd::client& daemon() { return kgtest::docker_daemon(); }
 
 // A container that is removed when the test ends, pass or fail.
 struct scoped_container {
@@ -58,8 +49,7 @@ TEST_CASE("the client negotiates a version and sees the test image") {
   auto& c = daemon();
   CHECK_FALSE(c.api_version().empty());
   CHECK(c.version().contains("ApiVersion"));
-  kgtest::require_service(c.inspect_image(test_image).has_value(),
-                          test_image + " (run scripts/build-test-image)");
+  CHECK(c.inspect_image(test_image).has_value());
   CHECK_FALSE(c.inspect_image("kernelgate-no-such-image:never").has_value());
 }
 

@@ -4,6 +4,7 @@
 #include "kernelgate/error.hpp"
 #include "kernelgate/exec/docker_executor.hpp"
 #include "support.hpp"
+#include "test_docker_support.hpp"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,21 +24,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string test_image = "kernelgate-test:bookworm";
+const std::string& test_image = kgtest::docker_test_image;
 
-kd::client& daemon() {
-  static std::optional<kd::client> c = [] {
-    try {
-      return std::optional<kd::client>(std::in_place);
-    } catch (const kg::error& e) {
-      kgtest::require_service(false, std::string("dockerd (") + e.what() + ")");
-      return std::optional<kd::client>();
-    }
-  }();
-  static const bool image = c->inspect_image(test_image).has_value();
-  kgtest::require_service(image, test_image + " (run scripts/build-test-image)");
-  return *c;
-}
+kd::client& daemon() { return kgtest::docker_daemon(); }
 
 // A label value unique to one executor of this test process, to find its container.
 std::string unique_marker() {
@@ -65,6 +54,13 @@ kg::code_result run(kg::code_executor& ex, const std::string& lang, const std::s
 }
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+// The command lines of every process in the executor's container, one a line.
+kg::code_result container_processes(kg::code_executor& ex) {
+  auto r = run(ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  CHECK(contains(r.output, "tail -f /dev/null"));  // the listing works: the keep-alive process is in it
+  return r;
+}
 
 }  // namespace
 
@@ -170,7 +166,7 @@ TEST_CASE("output streams to the handler while the block runs; a stop request ca
   CHECK_FALSE(contains(r.output, "tick 999"));
   CHECK(streamed == r.output);
   // The block's processes are gone: nothing but the container's own remains.
-  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  const auto ps = container_processes(*ex);
   CHECK_FALSE(contains(ps.output, "python3 tmp_code"));
 }
 
@@ -250,7 +246,7 @@ TEST_CASE("restart gives a fresh container; stop removes it at once and is idemp
   auto ex = kg::make_docker_executor(options(marker));
   CHECK(run(*ex, "sh", "nohup sleep 300 >/dev/null 2>&1 & echo started").exit_code == 0);
   ex->restart();
-  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  const auto ps = container_processes(*ex);
   CHECK(ps.exit_code == 0);
   CHECK_FALSE(contains(ps.output, "sleep 300"));
   CHECK(containers_marked(marker).size() == 1);
@@ -409,6 +405,94 @@ TEST_CASE("background children do not hold a block open or outlive it") {
   const auto r = run(*ex, "sh", "sleep 300 & echo spawned");
   CHECK(r.exit_code == 0);
   CHECK(r.output == "spawned\n");
-  const auto ps = run(*ex, "sh", "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done");
+  const auto ps = container_processes(*ex);
   CHECK_FALSE(contains(ps.output, "sleep 300"));
+}
+
+TEST_CASE("the host-side deadline ends a block whose in-container timeout cannot act") {
+  auto ex = kg::make_docker_executor(options(unique_marker()));
+  kg::execute_options eo;
+  eo.timeout = 1s;
+  // The block stops its parent, `timeout`, so only the host-side deadline can end it.
+  const auto r = run(*ex, "sh", "echo waiting; kill -s STOP $PPID; sleep 60; echo never", eo);
+  CHECK(r.exit_code == kg::exit_code::timeout);
+  CHECK(contains(r.output, "waiting\n"));
+  CHECK_FALSE(contains(r.output, "never"));
+  CHECK(run(*ex, "sh", "echo recovered").output == "recovered\n");
+}
+
+TEST_CASE("a work directory whose path has blanks and colons is mounted as it is") {
+  kgtest::temp_dir dir;
+  const auto odd = dir.path() / "my work:dir";
+  auto ex = kg::make_docker_executor(options(unique_marker(), odd));
+  const auto r = run(*ex, "sh", "echo content > made-here.txt; ls");
+  CHECK(r.exit_code == 0);
+  CHECK(kgtest::read_file(odd / "made-here.txt") == "content\n");
+}
+
+TEST_CASE("a container removed behind the executor's back is recreated for the next block") {
+  const auto marker = unique_marker();
+  auto ex = kg::make_docker_executor(options(marker));
+  CHECK(run(*ex, "sh", "echo first").output == "first\n");
+  const auto list = containers_marked(marker);
+  REQUIRE(list.size() == 1);
+  REQUIRE(daemon().remove_container(list[0].at("Id").get<std::string>()));
+  const auto r = run(*ex, "sh", "echo second");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "second\n");
+  CHECK(containers_marked(marker).size() == 1);
+  ex->stop();
+  CHECK(containers_marked(marker).empty());
+}
+
+TEST_CASE("invalid options are refused even without a daemon") {
+  kgtest::temp_dir dir;
+  kg::docker_executor_options o;
+  o.docker_host = "unix://" + (dir.path() / "none.sock").string();
+  o.timeout = std::chrono::milliseconds(0);
+  try {
+    (void)kg::make_docker_executor(o);
+    FAIL("a zero timeout accepted");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::invalid_argument);
+  }
+  o.timeout = 1s;
+  o.docker_host = "tcp://127.0.0.1:2375";
+  try {
+    (void)kg::make_docker_executor(o);
+    FAIL("a tcp daemon accepted");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::invalid_argument);
+  }
+}
+
+TEST_CASE("a read-only image filesystem still runs blocks, with /tmp and /workspace writable") {
+  auto o = options(unique_marker());
+  o.read_only_rootfs = true;
+  auto ex = kg::make_docker_executor(o);
+  const auto r = run(*ex, "sh",
+                     "touch /etc/x 2>/dev/null && echo rootfs-writable || echo rootfs-read-only; "
+                     "touch /tmp/t && echo tmp-ok; touch out.txt && echo workspace-ok");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "rootfs-read-only\ntmp-ok\nworkspace-ok\n");
+  kg::execute_options eo;
+  eo.timeout = 1s;
+  CHECK(run(*ex, "sh", "sleep 30", eo).exit_code == kg::exit_code::timeout);
+}
+
+TEST_CASE("large output is capped with a note, and the next block is unaffected") {
+  auto o = options(unique_marker());
+  o.max_output_bytes = 10000;
+  auto ex = kg::make_docker_executor(o);
+  std::size_t streamed = 0;
+  kg::execute_options eo;
+  eo.on_output = [&](const kg::output& out) { streamed += out.text.size(); };
+  const auto r = run(*ex, "python", "import sys\nfor i in range(20000):\n    sys.stdout.write('line %05d\\n' % i)\n", eo);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.starts_with("line 00000\nline 00001\n"));
+  CHECK(r.output.size() < 10000 + 400);
+  CHECK(r.output.find("line 19999") == std::string::npos);
+  CHECK(streamed == r.output.size());
+  const auto next = run(*ex, "sh", "echo small");
+  CHECK(next.output == "small\n");
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "docker/protocol.hpp"
 #include "kernelgate/docker/client.hpp"
 #include "kernelgate/error.hpp"
 #include "support.hpp"
@@ -21,6 +22,7 @@
 
 namespace kg = kernelgate;
 namespace kd = kernelgate::docker;
+namespace dd = kernelgate::docker::detail;
 using namespace std::chrono_literals;
 
 namespace {
@@ -178,14 +180,7 @@ script version_then(std::vector<std::string> replies, fake_daemon* d = nullptr) 
 }
 
 std::string frame(unsigned char type, const std::string& payload) {
-  std::string h(8, '\0');
-  h[0] = static_cast<char>(type);
-  const auto n = static_cast<std::uint32_t>(payload.size());
-  h[4] = static_cast<char>(n >> 24);
-  h[5] = static_cast<char>(n >> 16);
-  h[6] = static_cast<char>(n >> 8);
-  h[7] = static_cast<char>(n);
-  return h + payload;
+  return dd::encode_frame(static_cast<dd::stream_id>(type), payload);
 }
 
 script hijacked(std::string stream_bytes) {
@@ -223,6 +218,10 @@ TEST_CASE("requests are versioned, carry Host, and daemon errors keep status and
     CHECK(std::string(e.what()).find("OCI runtime create failed: boom") != std::string::npos);
   }
   CHECK(d.last_target() == "POST /v1.41/containers/abc/start HTTP/1.1");
+  // Raw paths cannot smuggle headers or a second request.
+  CHECK(condition_of([&] { (void)c.request("GET", "/info HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET /x"); }) ==
+        kg::errc::invalid_argument);
+  CHECK(condition_of([&] { (void)c.request("GET", "info"); }) == kg::errc::invalid_argument);
 }
 
 TEST_CASE("malformed answers become typed errors, never crashes") {

@@ -12,14 +12,7 @@ namespace dd = kernelgate::docker::detail;
 
 namespace {
 std::string frame(unsigned char type, const std::string& payload) {
-  std::string h(8, '\0');
-  h[0] = static_cast<char>(type);
-  const auto n = static_cast<std::uint32_t>(payload.size());
-  h[4] = static_cast<char>(n >> 24);
-  h[5] = static_cast<char>(n >> 16);
-  h[6] = static_cast<char>(n >> 8);
-  h[7] = static_cast<char>(n);
-  return h + payload;
+  return dd::encode_frame(static_cast<dd::stream_id>(type), payload);
 }
 
 struct collected {
