@@ -1,26 +1,28 @@
-// The one place where the command turns --executor into a code_executor.
+// The one place where the command turns its executor options into a code_executor.
 #include "cli/options.hpp"
-#include "kernelgate/exec/code_executor.hpp"
-#include "kernelgate/exec/local_executor.hpp"
+#include "kernelgate/exec/make_executor.hpp"
 
 namespace kernelgate::cli {
 
 std::unique_ptr<code_executor> make_executor(const options& opts) {
-  const auto kind = backend_from_string(opts.executor);
-  if (!kind) throw usage_error("unknown executor '" + opts.executor + "' (executors: local)");
-  switch (*kind) {
-    case backend::local: {
-      local_executor_options lo;
-      lo.work_dir = opts.work_dir;
-      if (opts.timeout) lo.timeout = *opts.timeout;
-      return make_local_executor(std::move(lo));
-    }
-    case backend::kernel:
-    case backend::gateway:
-    case backend::docker:
-      break;
+  executor_options eo;
+  eo.work_dir = opts.work_dir;
+  eo.timeout = opts.timeout;
+  if (!opts.kernel.empty()) eo.kernel.kernel = opts.kernel;
+  eo.kernel.connection_file = opts.connection_file;
+  if (!opts.image.empty()) eo.docker.image = opts.image;
+
+  if (opts.executor == "auto") {
+    if (!opts.kernel.empty() || !opts.connection_file.empty()) eo.chain = {backend::kernel};
+    else if (!opts.image.empty()) eo.chain = {backend::docker};
+    else eo.chain = {backend::kernel, backend::local};
+  } else {
+    const auto kind = backend_from_string(opts.executor);
+    if (!kind) throw usage_error("unknown executor '" + opts.executor + "' (executors: auto, kernel, gateway, local, docker)");
+    eo.chain = {*kind};
   }
-  throw usage_error("executor '" + opts.executor + "' is not available in this build (executors: local)");
+  auto choice = kernelgate::make_executor(std::move(eo));
+  return std::move(choice.executor);
 }
 
 }  // namespace kernelgate::cli

@@ -1,6 +1,5 @@
 #include "cli/kernel_commands.hpp"
 
-#include "kernelgate/exec/kernel_executor.hpp"
 #include "kernelgate/kernel/kernelspec.hpp"
 
 #include <nlohmann/json.hpp>
@@ -35,18 +34,6 @@ int print_kernelspecs(bool json, std::ostream& out) {
   out << pad("NAME", name_w) << pad("LANGUAGE", lang_w) << "PATH\n";
   for (const auto& s : specs) out << pad(s.name, name_w) << pad(s.language, lang_w) << s.resource_dir.string() << '\n';
   return 0;
-}
-
-std::unique_ptr<code_executor> make_kernel_cli_executor(const std::string& kernel,
-                                                        const std::filesystem::path& connection_file,
-                                                        const std::filesystem::path& work_dir,
-                                                        std::optional<std::chrono::milliseconds> timeout) {
-  kernel_executor_options o;
-  if (!kernel.empty()) o.kernel = kernel;
-  o.connection_file = connection_file;
-  o.work_dir = work_dir;
-  if (timeout) o.timeout = *timeout;
-  return make_kernel_executor(std::move(o));
 }
 
 }  // namespace kernelgate::cli

@@ -1,5 +1,7 @@
 // The `kernelgate` command: exec, run and reply over a code_executor.
 #include "cli/interrupt.hpp"
+#include "cli/kernel_commands.hpp"
+#include "cli/notebook_command.hpp"
 #include "cli/options.hpp"
 #include "kernelgate/error.hpp"
 #include "kernelgate/exec/code_executor.hpp"
@@ -145,6 +147,10 @@ int dispatch(const cli::options& opts) {
     }
     case cli::command::reply:
       return reply(opts);
+    case cli::command::kernelspecs:
+      return cli::print_kernelspecs(opts.json, std::cout);
+    case cli::command::notebook_run:
+      return cli::notebook_run(opts);
   }
   return 2;
 }

@@ -1,5 +1,7 @@
 #include "cli/options.hpp"
 
+#include "kernelgate/exec/code_executor.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -32,7 +34,15 @@ options parse(const std::vector<std::string>& args) {
   if (first == "exec") o.cmd = command::exec;
   else if (first == "run") o.cmd = command::run;
   else if (first == "reply") o.cmd = command::reply;
-  else throw usage_error("unknown command '" + first + "' (commands: exec, run, reply)");
+  else if (first == "kernelspecs") o.cmd = command::kernelspecs;
+  else if (first == "notebook") {
+    if (args.size() < 2 || (args[1] != "run" && args[1] != "--help" && args[1] != "-h"))
+      throw usage_error("`notebook` takes the subcommand `run` (kernelgate notebook run IN.ipynb ...)");
+    o.cmd = command::notebook_run;
+    ++i;
+  } else {
+    throw usage_error("unknown command '" + first + "' (commands: exec, run, reply, kernelspecs, notebook run)");
+  }
   ++i;
 
   bool only_operands = false;
@@ -71,6 +81,34 @@ options parse(const std::vector<std::string>& args) {
       o.timeout = parse_seconds(value());
     } else if (arg == "--executor") {
       o.executor = value();
+      if (o.executor != "auto" && !backend_from_string(o.executor))
+        throw usage_error("unknown executor '" + o.executor + "' (executors: auto, kernel, gateway, local, docker)");
+    } else if (arg == "-k" || arg == "--kernel") {
+      o.kernel = value();
+    } else if (arg == "--connection-file") {
+      o.connection_file = value();
+    } else if (arg == "--image") {
+      o.image = value();
+    } else if (arg == "-o" || arg == "--output") {
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      o.output = value();
+    } else if (arg == "--inplace") {
+      flag();
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      o.inplace = true;
+    } else if (arg == "-p" || arg == "--parameter") {
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      if (inline_value || i + 2 >= args.size()) throw usage_error(arg + " needs a NAME and a VALUE");
+      o.parameters.emplace_back(args[i + 1], args[i + 2]);
+      i += 2;
+    } else if (arg == "--allow-errors") {
+      flag();
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      o.allow_errors = true;
+    } else if (arg == "--keep-going") {
+      flag();
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      o.keep_going = true;
     } else if (arg == "--json") {
       flag();
       o.json = true;
@@ -82,6 +120,18 @@ options parse(const std::vector<std::string>& args) {
       throw usage_error("unknown option '" + arg + "'");
     }
   }
+  if (o.cmd == command::notebook_run && o.files.size() != 1)
+    throw usage_error("notebook run takes one notebook (kernelgate notebook run IN.ipynb [-o OUT.ipynb])");
+  if (o.cmd == command::notebook_run && o.inplace && !o.output.empty())
+    throw usage_error("--inplace and -o name two different outputs; give one");
+  if (o.cmd == command::kernelspecs && !o.files.empty())
+    throw usage_error("kernelspecs takes no arguments");
+  if (!o.kernel.empty() && !o.connection_file.empty())
+    throw usage_error("-k starts a kernel and --connection-file attaches to one; give one of them");
+  if ((!o.kernel.empty() || !o.connection_file.empty()) && o.executor != "auto" && o.executor != "kernel")
+    throw usage_error("-k and --connection-file choose the kernel executor, not '" + o.executor + "'");
+  if (!o.image.empty() && o.executor != "auto" && o.executor != "docker")
+    throw usage_error("--image chooses the docker executor, not '" + o.executor + "'");
   if (o.cmd == command::exec && !o.files.empty())
     throw usage_error("exec takes code with -c (or on standard input), not '" + o.files.front() + "'");
   if (o.cmd == command::run && o.files.empty()) throw usage_error("run needs at least one FILE");
@@ -93,32 +143,52 @@ options parse(const std::vector<std::string>& args) {
 const char* help_text() noexcept {
   return R"(usage: kernelgate COMMAND [OPTIONS] [ARGS]
 
-Runs code through a kernelgate executor.
+Runs code in a Jupyter kernel (state persists between blocks), a local process or a Docker
+container, and runs notebooks.
 
 commands:
   exec [-c CODE ...] [--lang L]   run each CODE as one block (no -c: standard input is one block);
-                                  language python unless --lang says otherwise
+                                  language python unless --lang says otherwise. In a kernel the
+                                  blocks share state: -c 'x=41' -c 'print(x+1)' prints 42
   run FILE...                     run each file as one block; language from the extension
                                   (.py .sh .bash .js .ps1) unless --lang says otherwise
   reply [FILE|-]                  extract the markdown code blocks of a message (default: standard
                                   input), run them and print the AutoGen-style reply
                                   "exitcode: N (execution succeeded|failed)\nCode output: ..."
+  kernelspecs [--json]            list the kernelspecs found (name, language, path)
+  notebook run IN.ipynb           execute every code cell of a notebook in one kernel and write
+                                  the executed copy (default IN.executed.ipynb next to IN)
 
-options:
-  --executor NAME    which executor runs the code (default: local)
-  --work-dir DIR     where code files are written and run (default: a temporary directory,
-                     removed afterwards)
-  --timeout S        per-block deadline in seconds (default 60); a block past it exits 124
+executor options (exec, run, reply):
+  --executor NAME    auto (default: a kernel, else a local process), kernel, local or docker
+  -k, --kernel NAME  start this kernelspec (default python3); implies --executor kernel
+  --connection-file F  attach to the running kernel described by F (it is left running)
+  --image IMAGE      the Docker image for --executor docker (default python:3-slim)
+  --work-dir DIR     where code and output files go (default: a temporary directory, removed
+                     afterwards)
+  --timeout S        per-block (per-cell) deadline in seconds (default 60; notebooks: none); a
+                     block past it is interrupted and exits 124 with its partial output
   --json             print the result as JSON: exit_code, output, code_file, output_files
                      (reply adds "outcome" and "reply")
   --approve          (reply) show the code and ask first: Enter or y runs it, any other text
                      denies and becomes the reason in the reply (read from standard input when
                      the message comes from a FILE, else from the terminal)
+
+notebook run options:
+  -o, --output OUT   where the executed notebook goes (written atomically when the run ends);
+  --inplace          write it over IN instead
+  -p NAME VALUE      a parameter injected after the cell tagged `parameters` (papermill style:
+                     numbers, True/False and None are typed, anything else is a string)
+  --allow-errors     a cell error does not stop the run
+  --keep-going       a cell past --timeout is interrupted and the run goes on
+  -k NAME            the kernel (default: the notebook's kernelspec, else python3)
+
   -h, --help         this text;  --version  the version
 
 exit status: the result's exit code (0 success, 1 code failed, 124 timeout, 130 interrupted,
-otherwise the process's own); a reply with no code block exits 0, a denied one 1;
-bad flags or input: 2.
+otherwise the process's own); a reply with no code block exits 0, a denied one 1; notebook run:
+0 when every cell ran as expected, 1 on a cell error or timeout, 130 when interrupted (the output
+file is then left as it was); bad flags or input: 2.
 )";
 }
 

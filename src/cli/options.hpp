@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kernelgate {
@@ -22,14 +23,22 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class command { help, version, exec, run, reply };
+enum class command { help, version, exec, run, reply, kernelspecs, notebook_run };
 
 struct options {
   command cmd = command::help;
   std::vector<std::string> codes;        ///< exec: -c CODE, one block each
   std::optional<std::string> language;   ///< --lang
   std::vector<std::string> files;        ///< run: FILE...; reply: FILE or "-"
-  std::string executor = "local";        ///< --executor
+  std::string executor = "auto";         ///< --executor auto|kernel|gateway|local|docker
+  std::string kernel;                    ///< -k/--kernel NAME (kernelspec)
+  std::filesystem::path connection_file; ///< --connection-file F (attach to a running kernel)
+  std::string image;                     ///< --image IMAGE (docker executor)
+  std::filesystem::path output;          ///< notebook run: -o OUT
+  bool inplace = false;                  ///< notebook run: --inplace
+  std::vector<std::pair<std::string, std::string>> parameters;  ///< notebook run: -p NAME VALUE
+  bool allow_errors = false;             ///< notebook run: --allow-errors
+  bool keep_going = false;               ///< notebook run: --keep-going (after a cell timeout)
   std::filesystem::path work_dir;        ///< --work-dir; empty: a temporary directory
   std::optional<std::chrono::milliseconds> timeout;  ///< --timeout SECONDS, per block
   bool json = false;                     ///< --json

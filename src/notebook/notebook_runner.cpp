@@ -53,6 +53,11 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   for (std::size_t index = 0; index < cells.size(); ++index) {
     auto& cell = cells[index];
     if (!runs(cell)) continue;
+    if (options.stop.stop_requested()) {
+      run_failure = cell_failure{.cell_index = index, .ename = "Cancelled", .evalue = "the run was stopped",
+                                 .cancelled = true};
+      break;
+    }
     ++number;
     if (options.on_cell)
       options.on_cell({.when = cell_event::phase::started, .cell_index = index, .code_number = number,
@@ -79,6 +84,8 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     bool timed_out = false;
     execute_reply reply;
     try {
+      // A stop request interrupts the cell; it then ends like any interrupted cell.
+      std::stop_callback on_stop(options.stop, [&kernel] { kernel.interrupt(); });
       auto pending = kernel.client.execute_async(std::move(request));
       const deadline until = options.cell_timeout ? deadline(*options.cell_timeout)
                                                   : deadline(std::chrono::hours(24 * 365));
@@ -107,7 +114,11 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     ++executed;
 
     std::string status = "ok";
-    if (!failure && timed_out) {
+    if (!failure && options.stop.stop_requested()) {
+      status = "cancelled";
+      failure = cell_failure{.cell_index = index, .ename = "Cancelled", .evalue = "the run was stopped",
+                             .cancelled = true};
+    } else if (!failure && timed_out) {
       status = "timeout";
       if (options.on_timeout == cell_timeout_action::stop) {
         failure = failure_from(index, reply);
@@ -119,7 +130,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     } else if (!failure && reply.status == reply_status::error) {
       status = "error";
       if (!errors_allowed) failure = failure_from(index, reply);
-    } else if (failure) {
+    } else if (failure && !failure->cancelled) {
       status = failure->timed_out ? "timeout" : "error";
     }
     if (options.on_cell)

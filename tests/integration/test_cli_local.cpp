@@ -37,6 +37,10 @@ std::string drain(int fd) {
 
 cli_run run_cli(std::vector<std::string> args, const std::string& input = "") {
   kgtest::require_service(fs::exists(kgtest::system_python()), "/usr/bin/python3");
+  // These are the local executor's tests: name it (the command's default is a kernel when one
+  // can start). A later --executor in `args` still wins.
+  if (!args.empty() && (args[0] == "exec" || args[0] == "run" || args[0] == "reply"))
+    args.insert(args.begin() + 1, {"--executor", "local"});
   args.insert(args.begin(), KERNELGATE_CLI_PATH);
   auto child = kd::child_process::spawn({.argv = args, .in = kd::stdio::pipe});
   if (!input.empty()) REQUIRE(::write(child.stdin_fd(), input.data(), input.size()) == static_cast<ssize_t>(input.size()));
@@ -145,7 +149,7 @@ TEST_CASE("--timeout stops a block with 124 and says so") {
 TEST_CASE("Ctrl-C cancels the running block: exit 130") {
   kgtest::require_service(fs::exists(kgtest::system_python()), "/usr/bin/python3");
   auto child = kd::child_process::spawn(
-      {.argv = {KERNELGATE_CLI_PATH, "exec", "--lang", "sh", "-c", "echo ready; sleep 300"}});
+      {.argv = {KERNELGATE_CLI_PATH, "exec", "--executor", "local", "--lang", "sh", "-c", "echo ready; sleep 300"}});
   std::string out;
   char buf[256];
   while (!contains(out, "ready\n")) {
@@ -172,7 +176,8 @@ TEST_CASE("bad flags and input: a clear message and status 2") {
       {{"exec", "--timeout", "-1", "-c", "1"}, "--timeout takes a positive number"},
       {{"exec", "--work-dir"}, "--work-dir needs a value"},
       {{"exec", "--executor", "nope", "-c", "1"}, "unknown executor 'nope'"},
-      {{"exec", "--executor", "docker", "-c", "1"}, "executor 'docker' is not available in this build"},
+      {{"exec", "--executor", "kernel", "-k", "kernelgate-no-such-kernel", "-c", "1"}, "kernelgate-no-such-kernel"},
+      {{"exec", "--executor", "local", "-k", "python3", "-c", "1"}, "-k and --connection-file choose the kernel"},
       {{"exec", "--work-dir", "/proc/version", "-c", "1"}, "cannot create work directory /proc/version"},
       {{"run"}, "run needs at least one FILE"},
       {{"reply", "--lang", "python"}, "--lang is not an option of `reply`"},

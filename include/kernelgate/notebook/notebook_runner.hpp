@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,8 @@ struct notebook_run_options {
   std::chrono::milliseconds startup_timeout{60000};
   /// Progress callback, on the calling thread.
   std::function<void(const cell_event&)> on_cell;
+  /// A stop request interrupts the running cell and ends the run (failure with `cancelled`).
+  std::stop_token stop;
 };
 
 /// The first unexpected failure, which ended the run.
@@ -61,6 +64,7 @@ struct cell_failure {
   std::vector<std::string> traceback;
   bool timed_out = false;
   bool kernel_died = false;
+  bool cancelled = false;  ///< the run was stopped through notebook_run_options::stop
 };
 
 struct notebook_run_result {
