@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -434,7 +435,9 @@ void client::pull_image(const std::string& name, const pull_progress_handler& pr
   http::write(sock, req, ec);
   beast::flat_buffer buf;
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // Unlimited, spelled as the largest limit: Boost 1.74 compares a Content-Length against an empty
+  // optional limit as if it were exceeded.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   if (!ec) http::read_header(sock, buf, parser, ec);
   if (ec) impl_->fail(ec, "POST", target, impl_->options.pull_timeout);
 

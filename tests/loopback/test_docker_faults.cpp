@@ -375,3 +375,22 @@ TEST_CASE("a pull reports progress and notices an error inside the stream") {
   REQUIRE(statuses.size() == 2);
   CHECK(statuses[0] == "Pulling from library/python");
 }
+
+TEST_CASE("a pull the daemon refuses up front keeps the daemon's reason") {
+  // What a daemon without a reachable registry answers: a small error body with a Content-Length.
+  fake_daemon d;
+  d.then(version_then({}));
+  d.then([](peer& p) {
+    (void)p.read_request();
+    p.write(http_response(500, R"({"message":"Get \"https://registry.example/v2/\": no such host"})"));
+  });
+  kd::client c({.host = d.host()});
+  try {
+    c.pull_image("python:3-slim", {});
+    FAIL("a refused pull accepted");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::docker_api);
+    CHECK(e.http_status() == 500);
+    CHECK(std::string(e.what()).find("no such host") != std::string::npos);
+  }
+}
