@@ -13,6 +13,12 @@ namespace kernelgate {
 /// The protocol version kernelgate stamps on the messages it sends.
 inline constexpr std::string_view protocol_version = "5.3";
 
+/// What writing a message as JSON does with a string that is not valid UTF-8 (JSON text must be).
+enum class invalid_utf8 {
+  replace,  ///< write each invalid byte sequence as U+FFFD (the default: a message always goes out)
+  reject,   ///< refuse the message with errc::invalid_argument, naming the part and byte offset
+};
+
 /// A Jupyter channel. `input` is the protocol's "stdin" channel (stdin is a C macro).
 enum class channel { shell, control, iopub, input, heartbeat };
 

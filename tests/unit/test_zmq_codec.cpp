@@ -1,0 +1,238 @@
+#include <doctest/doctest.h>
+
+#include "kernelgate/error.hpp"
+#include "kernelgate/wire/zmq_codec.hpp"
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kg = kernelgate;
+using json = nlohmann::json;
+using namespace std::literals;
+
+namespace {
+
+const kg::session_identity who{.session = "0123abcd-4567890123456789abcdef01", .username = "tester"};
+
+kg::message sample_message() {
+  kg::message m = kg::make_message("execute_request", {{"code", "print('h\u00e9llo \u2603')"}, {"silent", false}}, who,
+                                   kg::channel::shell);
+  m.metadata = {{"cellId", "c1"}};
+  return m;
+}
+
+// Runs `f`, which must throw a kernelgate::error, and returns it.
+template <class F>
+kg::error error_from(F&& f) {
+  try {
+    f();
+  } catch (const kg::error& e) {
+    return e;
+  }
+  FAIL("expected a kernelgate::error");
+  return kg::error(kg::errc::invalid_argument, "unreachable");
+}
+
+std::vector<std::string> frames_with(std::vector<std::string> frames, std::size_t index, std::string value) {
+  frames.at(index) = std::move(value);
+  return frames;
+}
+
+}  // namespace
+
+TEST_CASE("encode lays out identities, delimiter, signature, four compact JSON frames and buffers") {
+  const kg::signer sign("a-key");
+  kg::message m = sample_message();
+  m.buffers = {"\x00\x01\x02"s, "second"};
+  const std::vector<std::string> ids{"client-identity", "second-hop"};
+  const auto frames = kg::encode_zmq(m, sign, ids);
+
+  REQUIRE(frames.size() == 2 + 1 + 5 + 2);
+  CHECK(frames[0] == "client-identity");
+  CHECK(frames[1] == "second-hop");
+  CHECK(frames[2] == "<IDS|MSG>");
+  CHECK(frames[4] == m.header.dump());
+  CHECK(frames[5] == "{}");
+  CHECK(frames[6] == R"({"cellId":"c1"})");
+  // Compact, sorted, and UTF-8 written as UTF-8 rather than \u escapes.
+  CHECK(frames[7] == "{\"code\":\"print('h\u00e9llo \u2603')\",\"silent\":false}");
+  CHECK(frames[8] == "\x00\x01\x02"s);
+  CHECK(frames[9] == "second");
+  const std::array<std::string_view, 4> json_frames{frames[4], frames[5], frames[6], frames[7]};
+  CHECK(frames[3] == sign.sign(json_frames));
+  CHECK(frames[3].size() == 64);
+}
+
+TEST_CASE("decode gives back the message, identities and buffers; unknown fields survive") {
+  const kg::signer sign("a-key");
+  kg::message m = sample_message();
+  m.header["subshell_id"] = "future-field";
+  m.header["x_vendor"] = json{{"nested", json::array({1, 2.5, nullptr, "\u00fc"})}};
+  m.content["unknown"] = json{{"deep", json{{"er", true}}}};
+  m.parent_header = sample_message().header;
+  m.buffers = {std::string(1000, '\xff'), ""};
+  const std::vector<std::string> ids{"topic.stream"};
+
+  const auto frames = kg::encode_zmq(m, sign, ids);
+  const kg::zmq_decoded d = kg::decode_zmq(frames, sign, kg::channel::iopub);
+  CHECK(d.identities == ids);
+  CHECK(d.msg.header == m.header);
+  CHECK(d.msg.parent_header == m.parent_header);
+  CHECK(d.msg.metadata == m.metadata);
+  CHECK(d.msg.content == m.content);
+  CHECK(d.msg.buffers == m.buffers);
+  CHECK(d.msg.chan == kg::channel::iopub);
+  CHECK(d.msg.msg_type() == "execute_request");
+  CHECK(d.msg.parent_msg_id() == m.parent_header["msg_id"]);
+  // Encoding the decoded message again reproduces the frames byte for byte.
+  CHECK(kg::encode_zmq(d.msg, sign, d.identities) == frames);
+}
+
+TEST_CASE("decode takes views, so a transport can hand over its own frame memory") {
+  const kg::signer sign("a-key");
+  const auto frames = kg::encode_zmq(sample_message(), sign);
+  std::vector<std::string_view> views(frames.begin(), frames.end());
+  const auto d = kg::decode_zmq(std::span<const std::string_view>(views), sign, kg::channel::shell);
+  CHECK(d.identities.empty());
+  CHECK(d.msg.content.at("code") == "print('h\u00e9llo \u2603')");
+}
+
+TEST_CASE("encoding an rvalue moves the buffers instead of copying them") {
+  kg::message m = sample_message();
+  m.buffers = {std::string(4096, 'b')};
+  const auto frames = kg::encode_zmq(std::move(m), kg::signer("k"));
+  CHECK(frames.back() == std::string(4096, 'b'));
+}
+
+TEST_CASE("an empty key sends an empty signature and accepts any signature") {
+  const kg::signer unsigned_signer;
+  const auto frames = kg::encode_zmq(sample_message(), unsigned_signer);
+  CHECK(frames[1].empty());
+  CHECK_NOTHROW((void)kg::decode_zmq(frames, unsigned_signer, kg::channel::shell));
+  // A peer that signs anyway (xeus does, with an empty key) is still understood.
+  const auto signed_frames = kg::encode_zmq(sample_message(), kg::signer("peer-key"));
+  CHECK_NOTHROW((void)kg::decode_zmq(signed_frames, unsigned_signer, kg::channel::shell));
+}
+
+TEST_CASE("signature failures are typed and checked before the JSON is read") {
+  const kg::signer sign("right-key");
+  const auto frames = kg::encode_zmq(sample_message(), sign);
+
+  SUBCASE("unsigned message where a key is set") {
+    const auto e = error_from([&] { (void)kg::decode_zmq(frames_with(frames, 1, ""), sign, kg::channel::shell); });
+    CHECK(e.condition() == kg::errc::unsigned_message);
+  }
+  SUBCASE("signed with another key") {
+    const auto other = kg::encode_zmq(sample_message(), kg::signer("wrong-key"));
+    const auto e = error_from([&] { (void)kg::decode_zmq(other, sign, kg::channel::shell); });
+    CHECK(e.condition() == kg::errc::signature_mismatch);
+    CHECK(std::string(e.what()).find("right-key") == std::string::npos);
+    CHECK(std::string(e.what()).find("wrong-key") == std::string::npos);
+  }
+  SUBCASE("another scheme") {
+    const auto other = kg::encode_zmq(sample_message(), kg::signer("right-key", "hmac-sha512"));
+    CHECK(error_from([&] { (void)kg::decode_zmq(other, sign, kg::channel::shell); }).condition() ==
+          kg::errc::signature_mismatch);
+  }
+  SUBCASE("truncated signature") {
+    const auto cut = frames_with(frames, 1, frames[1].substr(0, 63));
+    CHECK(error_from([&] { (void)kg::decode_zmq(cut, sign, kg::channel::shell); }).condition() ==
+          kg::errc::signature_mismatch);
+  }
+  SUBCASE("each signed frame is covered") {
+    for (std::size_t i = 2; i <= 5; ++i) {
+      CAPTURE(i);
+      // Same JSON value, other bytes: the signature covers the bytes as received.
+      const auto spaced = frames_with(frames, i, frames[i] + " ");
+      CHECK(error_from([&] { (void)kg::decode_zmq(spaced, sign, kg::channel::shell); }).condition() ==
+            kg::errc::signature_mismatch);
+    }
+  }
+  SUBCASE("a forged frame that is not even JSON is refused as forged, not parsed") {
+    const auto forged = frames_with(frames, 5, "{not json");
+    CHECK(error_from([&] { (void)kg::decode_zmq(forged, sign, kg::channel::shell); }).condition() ==
+          kg::errc::signature_mismatch);
+  }
+  SUBCASE("buffers are not signed, as in the reference") {
+    auto with_buffer = frames;
+    with_buffer.emplace_back("appended buffer");
+    const auto d = kg::decode_zmq(with_buffer, sign, kg::channel::shell);
+    CHECK(d.msg.buffers == std::vector<std::string>{"appended buffer"});
+  }
+}
+
+TEST_CASE("a replayed message is refused; forged ones are not recorded") {
+  const kg::signer sign("k");
+  kg::replay_guard guard;
+  const auto frames = kg::encode_zmq(sample_message(), sign);
+  CHECK_NOTHROW((void)kg::decode_zmq(frames, sign, kg::channel::shell, &guard));
+  CHECK(guard.size() == 1);
+  CHECK(error_from([&] { (void)kg::decode_zmq(frames, sign, kg::channel::shell, &guard); }).condition() ==
+        kg::errc::replayed_message);
+  // Without a guard the same frames decode again.
+  CHECK_NOTHROW((void)kg::decode_zmq(frames, sign, kg::channel::shell));
+
+  const auto forged = frames_with(kg::encode_zmq(sample_message(), sign), 1, std::string(64, 'a'));
+  CHECK(error_from([&] { (void)kg::decode_zmq(forged, sign, kg::channel::shell, &guard); }).condition() ==
+        kg::errc::signature_mismatch);
+  CHECK(guard.size() == 1);
+
+  // With no key there is nothing to tell messages apart by: no replay check.
+  const kg::signer none;
+  const auto plain = kg::encode_zmq(sample_message(), none);
+  CHECK_NOTHROW((void)kg::decode_zmq(plain, none, kg::channel::shell, &guard));
+  CHECK_NOTHROW((void)kg::decode_zmq(plain, none, kg::channel::shell, &guard));
+}
+
+TEST_CASE("malformed frame lists are refused with malformed_message") {
+  const kg::signer none;
+  const auto good = kg::encode_zmq(sample_message(), none);
+  const auto check_malformed = [&](const std::vector<std::string>& frames, std::string_view needle) {
+    const auto e = error_from([&] { (void)kg::decode_zmq(frames, none, kg::channel::shell); });
+    CHECK(e.condition() == kg::errc::malformed_message);
+    CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
+  };
+
+  check_malformed({}, "delimiter");
+  check_malformed({"id", "{}", "{}"}, "delimiter");
+  check_malformed({good.begin(), good.end() - 1}, "at least 5");
+  check_malformed({"<IDS|MSG>"}, "at least 5");
+  check_malformed(frames_with(good, 2, "{\"msg_id\": "), "header frame");
+  check_malformed(frames_with(good, 3, ""), "parent_header frame");
+  check_malformed(frames_with(good, 4, "NaN"), "metadata frame");
+  check_malformed(frames_with(good, 5, "{\"a\":1} trailing"), "content frame");
+  check_malformed(frames_with(good, 5, "{\"bad utf8\":\"\xff\xfe\"}"), "content frame");
+  check_malformed(frames_with(good, 2, "[]"), "header must be a JSON object");
+  check_malformed(frames_with(good, 3, "null"), "parent_header must be a JSON object");
+  check_malformed(frames_with(good, 4, "\"text\""), "metadata must be a JSON object");
+  check_malformed(frames_with(good, 5, "[1,2]"), "content must be a JSON object");
+  check_malformed(frames_with(good, 2, R"({"msg_type":"x"})"), "msg_id");
+  check_malformed(frames_with(good, 2, R"({"msg_id":"1","msg_type":7})"), "msg_type");
+  check_malformed(frames_with(good, 5, std::string(100000, '[') + std::string(100000, ']')), "levels deep");
+}
+
+TEST_CASE("nesting up to the limit is fine; brackets inside strings do not count") {
+  const kg::signer none;
+  auto frames = kg::encode_zmq(sample_message(), none);
+  frames[5] = "{\"a\":" + std::string(998, '[') + std::string(998, ']') + ",\"s\":\"" + std::string(5000, '{') + "\\\"\"}";
+  const auto d = kg::decode_zmq(frames, none, kg::channel::shell);
+  CHECK(d.msg.content.at("s").get<std::string>().size() == 5001);
+}
+
+TEST_CASE("invalid UTF-8 in an outgoing message follows the chosen policy") {
+  kg::message m = sample_message();
+  m.content["text"] = "ok \xff\xfe end";
+  const kg::signer sign("k");
+
+  const auto replaced = kg::encode_zmq(m, sign);
+  CHECK(replaced[5].find("ok \xef\xbf\xbd") != std::string::npos);
+  const auto d = kg::decode_zmq(replaced, sign, kg::channel::shell);
+  CHECK(d.msg.content.at("text").get<std::string>().starts_with("ok \xef\xbf\xbd"));
+
+  const auto e = error_from([&] { (void)kg::encode_zmq(m, sign, {}, kg::invalid_utf8::reject); });
+  CHECK(e.condition() == kg::errc::invalid_argument);
+  CHECK(std::string(e.what()).find("content") != std::string::npos);
+  CHECK(std::string(e.what()).find("UTF-8") != std::string::npos);
+}
