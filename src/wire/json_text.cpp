@@ -110,4 +110,14 @@ message make_checked_message(nlohmann::json header, nlohmann::json parent_header
   return m;
 }
 
+message parse_checked_message(std::string_view header, std::string_view parent_header, std::string_view metadata,
+                              std::string_view content, std::string_view kind, channel chan) {
+  const auto name = [&](const char* part) { return std::string(part) + " " + std::string(kind); };
+  nlohmann::json h = parse_json(header, name("header"));
+  nlohmann::json p = parse_json(parent_header, name("parent_header"));
+  nlohmann::json md = parse_json(metadata, name("metadata"));
+  nlohmann::json c = parse_json(content, name("content"));
+  return make_checked_message(std::move(h), std::move(p), std::move(md), std::move(c), chan);
+}
+
 }  // namespace kernelgate::detail

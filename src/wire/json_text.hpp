@@ -35,6 +35,13 @@ void append_json(const nlohmann::json& value, invalid_utf8 policy, std::string_v
 [[nodiscard]] message make_checked_message(nlohmann::json header, nlohmann::json parent_header,
                                            nlohmann::json metadata, nlohmann::json content, channel chan);
 
+/// Parses the four JSON texts of a message in order (so the first bad one is named: "the header
+/// <kind>", e.g. kind = "frame") and builds it with make_checked_message.
+/// @throws kernelgate::error errc::malformed_message.
+[[nodiscard]] message parse_checked_message(std::string_view header, std::string_view parent_header,
+                                            std::string_view metadata, std::string_view content,
+                                            std::string_view kind, channel chan);
+
 }  // namespace kernelgate::detail
 
 #endif

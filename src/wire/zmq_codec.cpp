@@ -87,10 +87,8 @@ zmq_decoded decode_zmq(std::span<const std::string_view> frames, const signer& v
   }
 
   zmq_decoded out;
-  out.msg = detail::make_checked_message(detail::parse_json(signed_parts[0], "header frame"),
-                                         detail::parse_json(signed_parts[1], "parent_header frame"),
-                                         detail::parse_json(signed_parts[2], "metadata frame"),
-                                         detail::parse_json(signed_parts[3], "content frame"), chan);
+  out.msg = detail::parse_checked_message(signed_parts[0], signed_parts[1], signed_parts[2], signed_parts[3], "frame",
+                                          chan);
   out.identities.assign(frames.begin(), delimiter);
   const auto buffers = parts.subspan(minimum_parts);
   out.msg.buffers.assign(buffers.begin(), buffers.end());

@@ -192,7 +192,7 @@ TEST_CASE("malformed frame lists are refused with malformed_message") {
   const auto check_malformed = [&](const std::vector<std::string>& frames, std::string_view needle) {
     const auto e = error_from([&] { (void)kg::decode_zmq(frames, none, kg::channel::shell); });
     CHECK(e.condition() == kg::errc::malformed_message);
-    CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
+    CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, std::string(e.what()));
   };
 
   check_malformed({}, "delimiter");
@@ -204,6 +204,7 @@ TEST_CASE("malformed frame lists are refused with malformed_message") {
   check_malformed(frames_with(good, 4, "NaN"), "metadata frame");
   check_malformed(frames_with(good, 5, "{\"a\":1} trailing"), "content frame");
   check_malformed(frames_with(good, 5, "{\"bad utf8\":\"\xff\xfe\"}"), "content frame");
+  check_malformed(frames_with(frames_with(good, 5, "{"), 3, "{"), "parent_header frame");  // first bad one named
   check_malformed(frames_with(good, 2, "[]"), "header must be a JSON object");
   check_malformed(frames_with(good, 3, "null"), "parent_header must be a JSON object");
   check_malformed(frames_with(good, 4, "\"text\""), "metadata must be a JSON object");
