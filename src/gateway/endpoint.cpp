@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -24,6 +26,7 @@
 namespace kernelgate::detail {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace http = beast::http;
 using namespace std::chrono_literals;
 
 namespace {
@@ -43,6 +46,40 @@ bool is_ip_literal(const std::string& host) {
 }
 
 std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+// Responses are JSON models; anything near this size is not one.
+constexpr std::uint64_t max_body_bytes = 64u << 20;
+
+template <class Stream>
+asio::awaitable<http_response> exchange(Stream& stream, beast::tcp_stream& tcp, const endpoint& ep,
+                                      http::request<http::string_body>& request) {
+  const std::string what = std::string(request.method_string()) + " " + ep.url.display() +
+                           std::string(request.target().substr(ep.url.prefix.size()));
+  boost::system::error_code ec;
+  tcp.expires_after(ep.request_timeout);
+  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(max_body_bytes);
+  if (!ec) {
+    rearm_quickack(tcp);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  tcp.expires_never();
+  if (ec == beast::error::timeout) {
+    throw error(errc::timeout, what + ": no complete response within " + std::to_string(ep.request_timeout.count()) +
+                                   " ms; the gateway is overloaded or stuck (request_timeout sets the deadline)");
+  }
+  if (ec == http::error::body_limit) {
+    throw error(errc::malformed_message, what + ": the response body is larger than 64 MiB; this is not a gateway");
+  }
+  if (ec) {
+    throw error(errc::connection_failed, what + ": the connection failed before a complete response: " + ec.message());
+  }
+  auto& response = parser.get();
+  co_return http_response{static_cast<int>(response.result_int()), std::string(response.reason()),
+                        std::move(response.body())};
+}
 
 }  // namespace
 
@@ -297,6 +334,44 @@ std::string status_hint(int status) {
   if (status == 404) return "no such kernel or endpoint: the kernel may have been shut down or culled, or the URL prefix is wrong";
   if (status >= 500) return "the gateway failed; its log says why";
   return {};
+}
+
+asio::awaitable<http_response> http_request(const endpoint& ep, http::request<http::string_body> request) {
+  auto executor = co_await asio::this_coro::executor;
+  if (ep.tls) {
+    tls_stream stream(executor, *ep.tls);
+    co_await connect(beast::get_lowest_layer(stream), ep);
+    co_await tls_handshake(stream, ep);
+    co_return co_await exchange(stream, beast::get_lowest_layer(stream), ep, request);
+  }
+  beast::tcp_stream stream(executor);
+  co_await connect(stream, ep);
+  co_return co_await exchange(stream, stream, ep, request);
+}
+
+
+http::request<http::string_body> make_request(const endpoint& ep, http::verb method, std::string target,
+                                              std::optional<std::string> json_body) {
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, ep.url.host_header());
+  req.set(http::field::user_agent, "kernelgate");
+  req.set(http::field::accept, "application/json");
+  if (!ep.authorization.empty()) req.set(http::field::authorization, ep.authorization);
+  for (const auto& [name, value] : ep.headers) req.set(name, value);
+  req.keep_alive(false);
+  if (json_body) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = std::move(*json_body);
+  }
+  req.prepare_payload();
+  return req;
+}
+
+error status_error(const std::string& what, const http_response& r) {
+  std::string message = what + ": " + std::to_string(r.status) + " " + r.reason;
+  if (const auto said = server_message(r.body); !said.empty()) message += ": " + said;
+  if (const auto hint = status_hint(r.status); !hint.empty()) message += " (" + hint + ")";
+  return error(errc::http_status, r.status, message);
 }
 
 }  // namespace kernelgate::detail

@@ -5,6 +5,7 @@
 // request carries, the TLS context, and opening a (TLS) connection within a deadline with bounded
 // retries. Private: Boost and OpenSSL types stay here.
 
+#include "kernelgate/error.hpp"
 #include "kernelgate/gateway/gateway_client.hpp"
 
 #include <utility>  // before Asio: its awaitable.hpp uses std::exchange without including it
@@ -12,10 +13,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +78,27 @@ boost::asio::awaitable<void> tls_handshake(tls_stream& stream, const endpoint& e
 /// waits for them; TCP_QUICKACK is not sticky, so it is set again after every read.
 void rearm_quickack(boost::beast::tcp_stream& stream) noexcept;
 void set_nodelay(boost::beast::tcp_stream& stream) noexcept;
+
+/// A whole HTTP response.
+struct http_response {
+  int status = 0;
+  std::string reason;
+  std::string body;
+};
+
+/// A request with the endpoint's Host, token and extra headers; `json_body` sets the content type.
+[[nodiscard]] boost::beast::http::request<boost::beast::http::string_body> make_request(
+    const endpoint& ep, boost::beast::http::verb method, std::string target, std::optional<std::string> json_body);
+
+/// Opens a connection (see connect/tls_handshake), sends the request and reads the response within
+/// the request deadline. Any status is returned; only transport failures throw (connection_failed,
+/// timeout, tls_error, malformed_message for an oversized body).
+boost::asio::awaitable<http_response> http_request(const endpoint& ep,
+                                                   boost::beast::http::request<boost::beast::http::string_body> request);
+
+/// The http_status error for a response that is not a success: `what` (method and URL), the status,
+/// the server's message and a hint.
+[[nodiscard]] error status_error(const std::string& what, const http_response& response);
 
 /// The server's message from a jupyter-server error body ({"message": ..., "reason": ...}), or the
 /// start of the body when it is not JSON.

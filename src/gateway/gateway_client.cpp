@@ -22,59 +22,6 @@ namespace http = beast::http;
 
 namespace {
 
-struct http_result {
-  int status = 0;
-  std::string reason;
-  std::string body;
-};
-
-// Responses are JSON models; anything near this size is not one.
-constexpr std::uint64_t max_body_bytes = 64u << 20;
-
-template <class Stream>
-asio::awaitable<http_result> exchange(Stream& stream, beast::tcp_stream& tcp, const detail::endpoint& ep,
-                                      http::request<http::string_body>& request) {
-  const std::string what = std::string(request.method_string()) + " " + ep.url.display() +
-                           std::string(request.target().substr(ep.url.prefix.size()));
-  boost::system::error_code ec;
-  tcp.expires_after(ep.request_timeout);
-  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_body_bytes);
-  if (!ec) {
-    detail::rearm_quickack(tcp);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  }
-  tcp.expires_never();
-  if (ec == beast::error::timeout) {
-    throw error(errc::timeout, what + ": no complete response within " + std::to_string(ep.request_timeout.count()) +
-                                   " ms; the gateway is overloaded or stuck (request_timeout sets the deadline)");
-  }
-  if (ec == http::error::body_limit) {
-    throw error(errc::malformed_message, what + ": the response body is larger than 64 MiB; this is not a gateway");
-  }
-  if (ec) {
-    throw error(errc::connection_failed, what + ": the connection failed before a complete response: " + ec.message());
-  }
-  auto& response = parser.get();
-  co_return http_result{static_cast<int>(response.result_int()), std::string(response.reason()),
-                        std::move(response.body())};
-}
-
-asio::awaitable<http_result> perform(const detail::endpoint* ep, http::request<http::string_body>* request) {
-  auto executor = co_await asio::this_coro::executor;
-  if (ep->tls) {
-    detail::tls_stream stream(executor, *ep->tls);
-    co_await detail::connect(beast::get_lowest_layer(stream), *ep);
-    co_await detail::tls_handshake(stream, *ep);
-    co_return co_await exchange(stream, beast::get_lowest_layer(stream), *ep, *request);
-  }
-  beast::tcp_stream stream(executor);
-  co_await detail::connect(stream, *ep);
-  co_return co_await exchange(stream, stream, *ep, *request);
-}
-
 }  // namespace
 
 void from_json(const nlohmann::json& j, gateway_kernel& k) {
@@ -107,24 +54,13 @@ struct gateway_client::impl {
   gateway_options options;
   detail::endpoint ep;
 
-  http_result request(http::verb method, const std::string& path, const std::optional<nlohmann::json>& body) const {
-    http::request<http::string_body> req{method, ep.url.prefix + path, 11};
-    req.set(http::field::host, ep.url.host_header());
-    req.set(http::field::user_agent, "kernelgate");
-    req.set(http::field::accept, "application/json");
-    if (!ep.authorization.empty()) req.set(http::field::authorization, ep.authorization);
-    for (const auto& [name, value] : ep.headers) req.set(name, value);
-    req.keep_alive(false);
-    if (body) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body->dump();
-    }
-    req.prepare_payload();
+  detail::http_response request(http::verb method, const std::string& path, const std::optional<nlohmann::json>& body) const {
+    auto req = detail::make_request(ep, method, ep.url.prefix + path, body ? std::optional(body->dump()) : std::nullopt);
 
     asio::io_context io;
-    std::optional<http_result> result;
+    std::optional<detail::http_response> result;
     std::exception_ptr failure;
-    asio::co_spawn(io, perform(&ep, &req), [&](std::exception_ptr e, http_result r) {
+    asio::co_spawn(io, detail::http_request(ep, std::move(req)), [&](std::exception_ptr e, detail::http_response r) {
       if (e) {
         failure = e;
       } else {
@@ -140,11 +76,7 @@ struct gateway_client::impl {
   std::string call(http::verb method, const std::string& path, const std::optional<nlohmann::json>& body = {}) const {
     auto r = request(method, path, body);
     if (r.status >= 200 && r.status < 300) return std::move(r.body);
-    std::string message = std::string(http::to_string(method)) + " " + ep.url.display() + path + ": " +
-                          std::to_string(r.status) + " " + r.reason;
-    if (const auto said = detail::server_message(r.body); !said.empty()) message += ": " + said;
-    if (const auto hint = detail::status_hint(r.status); !hint.empty()) message += " (" + hint + ")";
-    throw error(errc::http_status, r.status, message);
+    throw detail::status_error(std::string(http::to_string(method)) + " " + ep.url.display() + path, r);
   }
 
   template <class T>

@@ -9,11 +9,15 @@
 #include "support.hpp"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
@@ -219,6 +223,116 @@ struct test_pki {
       if (std::system(s.c_str()) != 0) throw std::runtime_error("openssl failed: " + s);
     }
   }
+};
+
+/// A loopback TCP proxy to 127.0.0.1:target_port whose open connections a test can cut, as a
+/// network fault would; new connections are accepted and forwarded as before.
+class tcp_proxy {
+ public:
+  explicit tcp_proxy(int target_port) : target_port_(target_port) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener_, 16) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ::close(listener_);
+      throw std::runtime_error("tcp_proxy: cannot listen");
+    }
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  tcp_proxy(const tcp_proxy&) = delete;
+  tcp_proxy& operator=(const tcp_proxy&) = delete;
+  ~tcp_proxy() {
+    ::shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    cut();
+    for (auto& t : pumps_) t.join();
+    ::close(listener_);
+  }
+
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] int connections() const {
+    std::lock_guard lock(mutex_);
+    return accepted_;
+  }
+
+  /// Breaks every open connection (both directions, both ends).
+  void cut() {
+    std::lock_guard lock(mutex_);
+    for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+  }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<std::uint16_t>(target_port_));
+      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(server);
+        ::close(client);
+        continue;
+      }
+      std::lock_guard lock(mutex_);
+      ++accepted_;
+      open_.push_back(client);
+      open_.push_back(server);
+      pumps_.emplace_back([this, client, server] { pump(client, server); });
+    }
+  }
+
+  void pump(int a, int b) {
+    pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    char buf[65536];
+    bool done = false;
+    while (!done) {
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      for (int i = 0; i < 2 && !done; ++i) {
+        if (fds[i].revents == 0) continue;
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          done = true;
+          break;
+        }
+        for (ssize_t off = 0; off < n;) {
+          const ssize_t w = ::write(fds[1 - i].fd, buf + off, static_cast<std::size_t>(n - off));
+          if (w <= 0) {
+            done = true;
+            break;
+          }
+          off += w;
+        }
+      }
+    }
+    std::lock_guard lock(mutex_);
+    for (int fd : {a, b}) {
+      ::shutdown(fd, SHUT_RDWR);
+      open_.erase(std::remove(open_.begin(), open_.end(), fd), open_.end());
+      ::close(fd);
+    }
+  }
+
+  int target_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread acceptor_;
+  mutable std::mutex mutex_;
+  std::vector<int> open_;
+  std::vector<std::thread> pumps_;
+  int accepted_ = 0;
 };
 
 }  // namespace kgtest
