@@ -42,6 +42,74 @@ bool nests_deeper_than(std::string_view text, std::size_t limit) {
 
 const char* type_name(const nlohmann::json& j) { return j.type_name(); }
 
+// Length of the well-formed UTF-8 sequence at text[i], or 0 when it is not one; in that case `bad`
+// is the length of its maximal ill-formed prefix (Unicode 15, section 3.9, table 3-7), the unit that
+// Python's decode("utf-8", "replace") turns into one U+FFFD.
+std::size_t utf8_sequence(std::string_view text, std::size_t i, std::size_t& bad) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;
+    if (lead == 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;
+    if (lead == 0xf4) high = 0x8f;
+  } else {
+    bad = 1;
+    return 0;
+  }
+  std::size_t n = 1;
+  for (; n < length && i + n < text.size(); ++n) {
+    const unsigned char c = byte(i + n);
+    const bool ok = n == 1 ? (c >= low && c <= high) : (c >= 0x80 && c <= 0xbf);
+    if (!ok) break;
+  }
+  if (n == length) return length;
+  bad = n;
+  return 0;
+}
+
+// Offset of the first ill-formed UTF-8 byte, or npos when `text` is all well-formed.
+std::size_t first_invalid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t bad = 0;
+    const std::size_t n = utf8_sequence(text, i, bad);
+    if (n == 0) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+// `text` with each maximal ill-formed subsequence from `from` on replaced by U+FFFD.
+std::string replace_invalid_utf8(std::string_view text, std::size_t from) {
+  std::string out(text.substr(0, from));
+  out.reserve(text.size() + 16);
+  for (std::size_t i = from; i < text.size();) {
+    std::size_t bad = 0;
+    const std::size_t n = utf8_sequence(text, i, bad);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";
+      i += bad;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void append_json(const nlohmann::json& value, invalid_utf8 policy, std::string_view what, std::string& out) {
@@ -68,7 +136,17 @@ std::string dump_json(const nlohmann::json& value, invalid_utf8 policy, std::str
   return out;
 }
 
-nlohmann::json parse_json(std::string_view text, std::string_view what) {
+nlohmann::json parse_json(std::string_view text, std::string_view what, invalid_utf8 policy) {
+  std::string repaired;
+  if (const std::size_t bad = first_invalid_utf8(text); bad != std::string_view::npos) {
+    if (policy == invalid_utf8::reject) {
+      throw error(errc::malformed_message, "malformed message: the " + std::string(what) +
+                                               " is not valid UTF-8 (first bad byte at offset " + std::to_string(bad) +
+                                               "); decode with invalid_utf8::replace to accept it as the reference does");
+    }
+    repaired = replace_invalid_utf8(text, bad);
+    text = repaired;
+  }
   if (nests_deeper_than(text, max_json_depth)) {
     throw error(errc::malformed_message, "malformed message: the " + std::string(what) + " nests arrays or objects more than " +
                                              std::to_string(max_json_depth) + " levels deep");
@@ -111,12 +189,12 @@ message make_checked_message(nlohmann::json header, nlohmann::json parent_header
 }
 
 message parse_checked_message(std::string_view header, std::string_view parent_header, std::string_view metadata,
-                              std::string_view content, std::string_view kind, channel chan) {
+                              std::string_view content, std::string_view kind, channel chan, invalid_utf8 policy) {
   const auto name = [&](const char* part) { return std::string(part) + " " + std::string(kind); };
-  nlohmann::json h = parse_json(header, name("header"));
-  nlohmann::json p = parse_json(parent_header, name("parent_header"));
-  nlohmann::json md = parse_json(metadata, name("metadata"));
-  nlohmann::json c = parse_json(content, name("content"));
+  nlohmann::json h = parse_json(header, name("header"), policy);
+  nlohmann::json p = parse_json(parent_header, name("parent_header"), policy);
+  nlohmann::json md = parse_json(metadata, name("metadata"), policy);
+  nlohmann::json c = parse_json(content, name("content"), policy);
   return make_checked_message(std::move(h), std::move(p), std::move(md), std::move(c), chan);
 }
 

@@ -24,10 +24,12 @@ void append_json(const nlohmann::json& value, invalid_utf8 policy, std::string_v
 /// append_json into a new string.
 [[nodiscard]] std::string dump_json(const nlohmann::json& value, invalid_utf8 policy, std::string_view what);
 
-/// Parses one JSON text; `what` names it in errors ("the header frame").
-/// @throws kernelgate::error errc::malformed_message when it is not valid JSON (including invalid UTF-8,
-///         NaN literals and nesting deeper than max_json_depth).
-[[nodiscard]] nlohmann::json parse_json(std::string_view text, std::string_view what);
+/// Parses one JSON text; `what` names it in errors ("the header frame"). Ill-formed UTF-8 is either
+/// replaced by U+FFFD first, one per maximal ill-formed subsequence exactly as jupyter_client's
+/// json_unpacker (Python's decode("utf-8", "replace")) does, or refused, as `policy` says.
+/// @throws kernelgate::error errc::malformed_message when it is not valid JSON (including NaN literals
+///         and nesting deeper than max_json_depth), or not UTF-8 under invalid_utf8::reject.
+[[nodiscard]] nlohmann::json parse_json(std::string_view text, std::string_view what, invalid_utf8 policy);
 
 /// Builds a message from its four parsed dictionaries, checking what every message must have:
 /// four JSON objects, and a header with string msg_id and msg_type.
@@ -40,7 +42,7 @@ void append_json(const nlohmann::json& value, invalid_utf8 policy, std::string_v
 /// @throws kernelgate::error errc::malformed_message.
 [[nodiscard]] message parse_checked_message(std::string_view header, std::string_view parent_header,
                                             std::string_view metadata, std::string_view content,
-                                            std::string_view kind, channel chan);
+                                            std::string_view kind, channel chan, invalid_utf8 policy);
 
 }  // namespace kernelgate::detail
 

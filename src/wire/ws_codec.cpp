@@ -82,8 +82,8 @@ void append_legacy_json(const message& m, invalid_utf8 policy, std::string& out)
   out += '}';
 }
 
-message message_from_legacy_json(std::string_view form, std::string_view text) {
-  nlohmann::json j = detail::parse_json(text, "message JSON");
+message message_from_legacy_json(std::string_view form, std::string_view text, invalid_utf8 policy) {
+  nlohmann::json j = detail::parse_json(text, "message JSON", policy);
   if (!j.is_object()) malformed(form, std::string("the message JSON must be an object, but it is a ") + j.type_name());
   channel chan = channel::shell;  // jupyter_server assumes shell when the channel is missing
   if (const auto it = j.find("channel"); it != j.end() && !it->is_null()) {
@@ -131,7 +131,7 @@ std::string encode_ws_v1(const message& m, invalid_utf8 policy) {
   return out;
 }
 
-message decode_ws_v1(std::string_view frame) {
+message decode_ws_v1(std::string_view frame, invalid_utf8 policy) {
   constexpr std::string_view form = "v1";
   if (frame.size() < 8) malformed(form, "it has " + std::to_string(frame.size()) + " bytes, fewer than the 8 of the offset count");
   const std::uint64_t count = get_le64(frame, 0);
@@ -152,7 +152,7 @@ message decode_ws_v1(std::string_view frame) {
   }
   const auto part = [&](std::size_t i) { return frame.substr(offsets[i], offsets[i + 1] - offsets[i]); };
   const channel chan = channel_named(form, part(0));
-  message m = detail::parse_checked_message(part(1), part(2), part(3), part(4), "part", chan);
+  message m = detail::parse_checked_message(part(1), part(2), part(3), part(4), "part", chan, policy);
   m.buffers.reserve(count - 6);
   for (std::size_t i = 5; i + 1 < count; ++i) m.buffers.emplace_back(part(i));
   return m;
@@ -164,7 +164,9 @@ std::string encode_ws_legacy_text(const message& m, invalid_utf8 policy) {
   return out;
 }
 
-message decode_ws_legacy_text(std::string_view frame) { return message_from_legacy_json("legacy JSON", frame); }
+message decode_ws_legacy_text(std::string_view frame, invalid_utf8 policy) {
+  return message_from_legacy_json("legacy JSON", frame, policy);
+}
 
 std::string encode_ws_legacy_binary(const message& m, invalid_utf8 policy) {
   const std::size_t count = 1 + m.buffers.size();
@@ -187,7 +189,7 @@ std::string encode_ws_legacy_binary(const message& m, invalid_utf8 policy) {
   return out;
 }
 
-message decode_ws_legacy_binary(std::string_view frame) {
+message decode_ws_legacy_binary(std::string_view frame, invalid_utf8 policy) {
   constexpr std::string_view form = "legacy binary";
   if (frame.size() < 4) malformed(form, "it has " + std::to_string(frame.size()) + " bytes, fewer than the 4 of the part count");
   const std::uint32_t count = get_be32(frame, 0);
@@ -201,7 +203,7 @@ message decode_ws_legacy_binary(std::string_view frame) {
   check_offsets(form, offsets, 4 * (std::uint64_t{count} + 1), frame.size());
   offsets.push_back(frame.size());
   const auto part = [&](std::size_t i) { return frame.substr(offsets[i], offsets[i + 1] - offsets[i]); };
-  message m = message_from_legacy_json(form, part(0));
+  message m = message_from_legacy_json(form, part(0), policy);
   m.buffers.reserve(count - 1);
   for (std::size_t i = 1; i < count; ++i) m.buffers.emplace_back(part(i));
   return m;
@@ -213,14 +215,14 @@ ws_frame encode_ws(const message& m, ws_protocol protocol, invalid_utf8 policy) 
   return {ws_frame_kind::binary, encode_ws_legacy_binary(m, policy)};
 }
 
-message decode_ws(ws_frame_kind kind, std::string_view payload, ws_protocol protocol) {
+message decode_ws(ws_frame_kind kind, std::string_view payload, ws_protocol protocol, invalid_utf8 policy) {
   if (protocol == ws_protocol::v1) {
     if (kind == ws_frame_kind::text) {
       malformed("v1", "it is a text frame; the v1 protocol sends messages in binary frames only");
     }
-    return decode_ws_v1(payload);
+    return decode_ws_v1(payload, policy);
   }
-  return kind == ws_frame_kind::text ? decode_ws_legacy_text(payload) : decode_ws_legacy_binary(payload);
+  return kind == ws_frame_kind::text ? decode_ws_legacy_text(payload, policy) : decode_ws_legacy_binary(payload, policy);
 }
 
 }  // namespace kernelgate

@@ -54,7 +54,7 @@ std::vector<std::string> encode_zmq(message&& m, const signer& sign, std::span<c
 }
 
 zmq_decoded decode_zmq(std::span<const std::string_view> frames, const signer& verify, channel chan,
-                       replay_guard* replay) {
+                       replay_guard* replay, invalid_utf8 policy) {
   const auto delimiter = std::find(frames.begin(), frames.end(), zmq_delimiter);
   if (delimiter == frames.end()) {
     malformed("none of its " + std::to_string(frames.size()) + " frames is the \"<IDS|MSG>\" delimiter");
@@ -88,7 +88,7 @@ zmq_decoded decode_zmq(std::span<const std::string_view> frames, const signer& v
 
   zmq_decoded out;
   out.msg = detail::parse_checked_message(signed_parts[0], signed_parts[1], signed_parts[2], signed_parts[3], "frame",
-                                          chan);
+                                          chan, policy);
   out.identities.assign(frames.begin(), delimiter);
   const auto buffers = parts.subspan(minimum_parts);
   out.msg.buffers.assign(buffers.begin(), buffers.end());
@@ -96,9 +96,9 @@ zmq_decoded decode_zmq(std::span<const std::string_view> frames, const signer& v
 }
 
 zmq_decoded decode_zmq(std::span<const std::string> frames, const signer& verify, channel chan,
-                       replay_guard* replay) {
+                       replay_guard* replay, invalid_utf8 policy) {
   std::vector<std::string_view> views(frames.begin(), frames.end());
-  return decode_zmq(std::span<const std::string_view>(views), verify, chan, replay);
+  return decode_zmq(std::span<const std::string_view>(views), verify, chan, replay, policy);
 }
 
 }  // namespace kernelgate

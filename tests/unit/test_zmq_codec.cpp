@@ -203,7 +203,6 @@ TEST_CASE("malformed frame lists are refused with malformed_message") {
   check_malformed(frames_with(good, 3, ""), "parent_header frame");
   check_malformed(frames_with(good, 4, "NaN"), "metadata frame");
   check_malformed(frames_with(good, 5, "{\"a\":1} trailing"), "content frame");
-  check_malformed(frames_with(good, 5, "{\"bad utf8\":\"\xff\xfe\"}"), "content frame");
   check_malformed(frames_with(frames_with(good, 5, "{"), 3, "{"), "parent_header frame");  // first bad one named
   check_malformed(frames_with(good, 2, "[]"), "header must be a JSON object");
   check_malformed(frames_with(good, 3, "null"), "parent_header must be a JSON object");
@@ -236,4 +235,25 @@ TEST_CASE("invalid UTF-8 in an outgoing message follows the chosen policy") {
   CHECK(e.condition() == kg::errc::invalid_argument);
   CHECK(std::string(e.what()).find("content") != std::string::npos);
   CHECK(std::string(e.what()).find("UTF-8") != std::string::npos);
+}
+
+TEST_CASE("invalid UTF-8 in received JSON is replaced as jupyter_client replaces it, or refused") {
+  const kg::signer none;
+  auto frames = kg::encode_zmq(sample_message(), none);
+  // Lone bytes, truncated sequences, a surrogate, an overlong form, past U+10FFFF, a cut-off emoji:
+  // one U+FFFD per maximal ill-formed subsequence (Unicode 3.9), as Python's "replace" gives.
+  frames[5] = "{\"t\":\"a\xff" "b\xe2\x82" "c\xed\xa0\x80" "d\xc0\xaf" "e\xf4\x90\x80\x80" "f\xf0\x9f\x98" "g\xe2\x82\"}";
+  const std::string r = "\xef\xbf\xbd";
+  const auto d = kg::decode_zmq(frames, none, kg::channel::shell);
+  CHECK(d.msg.content.at("t") == "a" + r + "b" + r + "c" + r + r + r + "d" + r + r + "e" + r + r + r + r + "f" + r + "g" + r);
+
+  frames[5] = "{\"t\":\"fine \xc3\xa9 \xf0\x9f\x98\x80\"}";
+  CHECK(kg::decode_zmq(frames, none, kg::channel::shell).msg.content.at("t") == "fine \u00e9 \U0001F600");
+
+  frames[5] = "{\"bad utf8\":\"\xff\xfe\"}";
+  const auto e = error_from(
+      [&] { (void)kg::decode_zmq(frames, none, kg::channel::shell, nullptr, kg::invalid_utf8::reject); });
+  CHECK(e.condition() == kg::errc::malformed_message);
+  CHECK(std::string(e.what()).find("content frame is not valid UTF-8 (first bad byte at offset 13)") !=
+        std::string::npos);
 }

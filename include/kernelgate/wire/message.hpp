@@ -13,10 +13,14 @@ namespace kernelgate {
 /// The protocol version kernelgate stamps on the messages it sends.
 inline constexpr std::string_view protocol_version = "5.3";
 
-/// What writing a message as JSON does with a string that is not valid UTF-8 (JSON text must be).
+/// What the codecs do with text that is not valid UTF-8 (JSON text must be).
 enum class invalid_utf8 {
-  replace,  ///< write each invalid byte sequence as U+FFFD (the default: a message always goes out)
-  reject,   ///< refuse the message with errc::invalid_argument, naming the part and byte offset
+  /// Writing: each invalid sequence becomes U+FFFD. Reading: each maximal ill-formed subsequence
+  /// becomes U+FFFD, as jupyter_client reads it (kernels do send such bytes, e.g. in stream output).
+  /// The default: no message is lost.
+  replace,
+  /// Writing: errc::invalid_argument. Reading: errc::malformed_message. Both name the part and offset.
+  reject,
 };
 
 /// A Jupyter channel. `input` is the protocol's "stdin" channel (stdin is a C macro).

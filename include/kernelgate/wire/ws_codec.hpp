@@ -40,26 +40,28 @@ struct ws_frame {
 ///         WebSockets) or a part cannot be written under `policy`.
 [[nodiscard]] ws_frame encode_ws(const message& m, ws_protocol protocol, invalid_utf8 policy = invalid_utf8::replace);
 
-/// The message in one received frame of `protocol`, with `chan` set from the frame.
+/// The message in one received frame of `protocol`, with `chan` set from the frame. Invalid UTF-8 in
+/// its JSON follows `policy`.
 /// @throws kernelgate::error errc::malformed_message saying what is wrong: a text frame under v1, bad
 ///         offsets or counts, invalid JSON, an unknown channel, parts that are not JSON objects, a header
 ///         without msg_id or msg_type.
-[[nodiscard]] message decode_ws(ws_frame_kind kind, std::string_view payload, ws_protocol protocol);
+[[nodiscard]] message decode_ws(ws_frame_kind kind, std::string_view payload, ws_protocol protocol,
+                                invalid_utf8 policy = invalid_utf8::replace);
 
 /// The v1 binary frame of `m` (see encode_ws).
 [[nodiscard]] std::string encode_ws_v1(const message& m, invalid_utf8 policy = invalid_utf8::replace);
 /// The message in a v1 binary frame (see decode_ws).
-[[nodiscard]] message decode_ws_v1(std::string_view frame);
+[[nodiscard]] message decode_ws_v1(std::string_view frame, invalid_utf8 policy = invalid_utf8::replace);
 
 /// The legacy JSON text frame of `m`; its buffers, if any, are not carried (use the binary form).
 [[nodiscard]] std::string encode_ws_legacy_text(const message& m, invalid_utf8 policy = invalid_utf8::replace);
 /// The message in a legacy JSON text frame. A missing channel means shell, as jupyter_server reads it.
-[[nodiscard]] message decode_ws_legacy_text(std::string_view frame);
+[[nodiscard]] message decode_ws_legacy_text(std::string_view frame, invalid_utf8 policy = invalid_utf8::replace);
 
 /// The legacy binary frame of `m`, with its buffers.
 [[nodiscard]] std::string encode_ws_legacy_binary(const message& m, invalid_utf8 policy = invalid_utf8::replace);
 /// The message in a legacy binary frame.
-[[nodiscard]] message decode_ws_legacy_binary(std::string_view frame);
+[[nodiscard]] message decode_ws_legacy_binary(std::string_view frame, invalid_utf8 policy = invalid_utf8::replace);
 
 }  // namespace kernelgate
 

@@ -48,15 +48,17 @@ struct zmq_decoded {
 /// when `replay` is given, it must not have been seen before (replayed_message; it is recorded only
 /// once verified, so forged messages cannot fill the history). Then the four frames are parsed and
 /// must be JSON objects, the header with string msg_id and msg_type (malformed_message).
-/// With an empty key nothing is verified and any signature is accepted.
+/// With an empty key nothing is verified and any signature is accepted. Invalid UTF-8 in the JSON
+/// frames (checked after the signature) follows `policy`.
 /// `chan` is recorded in the message: the socket it came from.
 /// @throws kernelgate::error with errc::malformed_message, unsigned_message, signature_mismatch or
 ///         replayed_message, saying what was wrong; never with the key or signature in the text.
 [[nodiscard]] zmq_decoded decode_zmq(std::span<const std::string_view> frames, const signer& verify,
-                                     channel chan, replay_guard* replay = nullptr);
+                                     channel chan, replay_guard* replay = nullptr,
+                                     invalid_utf8 policy = invalid_utf8::replace);
 /// As above, for frames held in strings.
 [[nodiscard]] zmq_decoded decode_zmq(std::span<const std::string> frames, const signer& verify, channel chan,
-                                     replay_guard* replay = nullptr);
+                                     replay_guard* replay = nullptr, invalid_utf8 policy = invalid_utf8::replace);
 
 }  // namespace kernelgate
 

@@ -1,0 +1,162 @@
+#include "kernelgate/kernel/connection_file.hpp"
+
+#include "detail/process.hpp"
+#include "kernelgate/error.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace kernelgate {
+
+std::string connection_info::endpoint(channel c) const {
+  int port = 0;
+  switch (c) {
+    case channel::shell: port = shell_port; break;
+    case channel::iopub: port = iopub_port; break;
+    case channel::input: port = stdin_port; break;
+    case channel::control: port = control_port; break;
+    case channel::heartbeat: port = hb_port; break;
+  }
+  if (transport == "ipc") return "ipc://" + ip + "-" + std::to_string(port);
+  return transport + "://" + ip + ":" + std::to_string(port);
+}
+
+std::string connection_info::describe() const {
+  return transport + "://" + ip + " ports shell " + std::to_string(shell_port) + ", iopub " + std::to_string(iopub_port) +
+         ", stdin " + std::to_string(stdin_port) + ", control " + std::to_string(control_port) + ", hb " +
+         std::to_string(hb_port);
+}
+
+connection_info make_local_connection_info(std::string kernel_name) {
+  connection_info info;
+  info.kernel_name = std::move(kernel_name);
+  // All five sockets are held together so the system hands out five distinct ports.
+  int* ports[] = {&info.shell_port, &info.iopub_port, &info.stdin_port, &info.control_port, &info.hb_port};
+  std::vector<detail::unique_fd> held;
+  for (int* p : ports) {
+    detail::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) throw error(errc::io_error, std::string("cannot create a socket to find a free port: ") + std::strerror(errno));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      throw error(errc::io_error, std::string("cannot bind a loopback port: ") + std::strerror(errno));
+    *p = ntohs(addr.sin_port);
+    held.push_back(std::move(fd));
+  }
+  info.key = random_hex_id() + random_hex_id();
+  return info;
+}
+
+connection_info read_connection_file(const std::filesystem::path& file) {
+  const auto bad = [&](const std::string& what) {
+    return error(errc::bad_connection_file, "connection file " + file.string() + " " + what);
+  };
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    const int e = errno;
+    throw bad(std::string("cannot be read: ") + std::strerror(e) + " (pass the path of a kernel-*.json the kernel wrote)");
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw bad(std::string("is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw bad("must hold a JSON object");
+  connection_info info;
+  const auto port = [&](const char* name) {
+    const auto it = j.find(name);
+    if (it == j.end()) throw bad(std::string("has no \"") + name + "\"");
+    if (!it->is_number_integer() || it->get<long long>() <= 0 || it->get<long long>() > 65535)
+      throw bad(std::string("has an invalid \"") + name + "\": " + it->dump() + " (expected a port number 1-65535)");
+    return it->get<int>();
+  };
+  const auto text = [&](const char* name, const std::string& fallback, bool required) {
+    const auto it = j.find(name);
+    if (it == j.end() || it->is_null()) {
+      if (required) throw bad(std::string("has no \"") + name + "\"");
+      return fallback;
+    }
+    if (!it->is_string()) throw bad(std::string("has a \"") + name + "\" that is not a string");
+    return it->get<std::string>();
+  };
+  info.shell_port = port("shell_port");
+  info.iopub_port = port("iopub_port");
+  info.stdin_port = port("stdin_port");
+  info.control_port = port("control_port");
+  info.hb_port = port("hb_port");
+  info.ip = text("ip", "", true);
+  info.transport = text("transport", "tcp", false);
+  if (info.transport != "tcp" && info.transport != "ipc")
+    throw bad("has transport \"" + info.transport + "\"; expected \"tcp\" or \"ipc\"");
+  info.key = text("key", "", false);
+  info.signature_scheme = text("signature_scheme", "hmac-sha256", false);
+  if (!info.signature_scheme.starts_with("hmac-"))
+    throw bad("has signature_scheme \"" + info.signature_scheme + "\"; expected hmac-<digest>, e.g. hmac-sha256");
+  info.kernel_name = text("kernel_name", "", false);
+  return info;
+}
+
+void write_connection_file(const std::filesystem::path& file, const connection_info& info) {
+  const nlohmann::json j = {
+      {"shell_port", info.shell_port}, {"iopub_port", info.iopub_port}, {"stdin_port", info.stdin_port},
+      {"control_port", info.control_port}, {"hb_port", info.hb_port}, {"ip", info.ip},
+      {"key", info.key}, {"transport", info.transport}, {"signature_scheme", info.signature_scheme},
+      {"kernel_name", info.kernel_name},
+  };
+  const std::string text = j.dump(1) + "\n";
+  const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  const auto tmp = dir / ("." + file.filename().string() + "." + random_hex_id().substr(0, 8) + ".tmp");
+  const auto fail = [&](const std::string& what) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return error(errc::io_error, "cannot write connection file " + file.string() + ": " + what + ": " + why);
+  };
+  detail::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) throw error(errc::io_error, "cannot write connection file " + file.string() + ": " + std::strerror(errno));
+  for (std::size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw fail("write failed");
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fchmod(fd.get(), 0600) != 0) throw fail("chmod failed");
+  if (::close(fd.release()) != 0) throw fail("close failed");
+  if (::rename(tmp.c_str(), file.c_str()) != 0) throw fail("rename failed");
+}
+
+std::filesystem::path jupyter_runtime_dir() {
+  std::filesystem::path dir;
+  if (const char* v = std::getenv("JUPYTER_RUNTIME_DIR"); v != nullptr && *v != '\0') {
+    dir = v;
+  } else if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x != nullptr && *x != '\0') {
+    dir = std::filesystem::path(x) / "jupyter";
+  } else if (const char* d = std::getenv("JUPYTER_DATA_DIR"); d != nullptr && *d != '\0') {
+    dir = std::filesystem::path(d) / "runtime";
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    dir = std::filesystem::path(h) / ".local/share/jupyter/runtime";
+  } else {
+    dir = std::filesystem::temp_directory_path() / "jupyter-runtime";
+  }
+  std::error_code ec;
+  const bool created = std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    throw error(errc::io_error, "cannot create the Jupyter runtime directory " + dir.string() + ": " + ec.message() +
+                                    " (set JUPYTER_RUNTIME_DIR to a writable directory)");
+  if (created) ::chmod(dir.c_str(), 0700);  // connection files hold keys: owner only
+  return dir;
+}
+
+}  // namespace kernelgate
