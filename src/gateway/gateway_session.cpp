@@ -115,7 +115,18 @@ void gateway_session::restart() {
                                             " was attached, not started, by this session; its owner restarts it");
   }
   s.close_client();
-  (void)s.rest.restart_kernel(s.id);
+  try {
+    (void)s.rest.restart_kernel(s.id);
+  } catch (const error& e) {
+    // A kernel that died may be in the middle of the server's own auto-restart, which makes a
+    // restart request fail (500), or may be gone (404). A new kernel gives the same fresh state.
+    if (e.condition() != errc::http_status || (e.http_status() != 404 && e.http_status() < 500)) throw;
+    try {
+      s.rest.delete_kernel(s.id);
+    } catch (const error&) {  // already gone
+    }
+    s.id = s.rest.start_kernel({.name = s.name, .path = s.options.path, .env = s.options.env}).id;
+  }
   s.connect();
 }
 
