@@ -183,6 +183,7 @@ struct ws_connection::impl : std::enable_shared_from_this<impl> {
     auto s = stream;
     s->async_write(outbox.front(), [self = shared_from_this(), s](boost::system::error_code ec) {
       self->writing = false;
+      rearm_quickack(s->tcp());  // the answer to what was just sent should be acknowledged at once
       if (ec) return;  // the reader notices the broken connection; the frame is sent again after it
       self->outbox.pop_front();
       self->pump();
