@@ -22,6 +22,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -130,7 +131,7 @@ std::string session_of(const std::string& target) { return target.substr(target.
 TEST_CASE("v1: malformed frames are dropped and reported; pings answered; server status becomes peer events") {
   std::mutex m;
   std::vector<std::string> sessions;
-  bool pong = false;
+  std::atomic<bool> pong{false};
   fake_gateway gw(true, [&](ws_type& ws, int index, const std::string& target) {
     {
       std::lock_guard lock(m);
@@ -182,7 +183,7 @@ TEST_CASE("v1: malformed frames are dropped and reported; pings answered; server
   kg::session_identity me;
   auto req = kg::make_message("kernel_info_request", nlohmann::json::object(), me, kg::channel::shell);
   t->send(req);
-  REQUIRE(rec.wait([&] { return rec.messages.size() >= 2; }));
+  REQUIRE(rec.wait([&] { return rec.messages.size() >= 2 && rec.has_event(kg::peer_state::restarting); }));
   {
     std::lock_guard lock(rec.m);
     CHECK(rec.dropped == std::vector<kg::errc>{kg::errc::malformed_message, kg::errc::malformed_message});
