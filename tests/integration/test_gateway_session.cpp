@@ -176,3 +176,22 @@ TEST_CASE("eight gateway sessions at once, each with its own state") {
   }
   for (int i = 0; i < n; ++i) CHECK(results[static_cast<std::size_t>(i)].get() == std::to_string(i * 10) + "\n");
 }
+
+TEST_CASE("wss: the WebSocket over TLS verifies the server like REST does") {
+  kgtest::test_pki pki;
+  kgtest::gateway_server server({.certfile = pki.server_cert, .keyfile = pki.server_key});
+  kg::gateway_client rest({.url = server.url(), .token = server.token(), .ca_file = pki.ca_cert});
+  const auto k = rest.start_kernel();
+  {
+    kg::kernel_client client(kg::make_gateway_transport(
+        {.gateway = {.url = server.url(), .token = server.token(), .ca_file = pki.ca_cert}, .kernel_id = k.id}));
+    (void)client.wait_for_ready(60s);
+    CHECK(stdout_of(client.execute("print('over tls')", 30s)) == "over tls\n");
+  }
+  const auto e = kgtest::error_of([&] {
+    (void)kg::make_gateway_transport(
+        {.gateway = {.url = server.url(), .token = server.token(), .ca_file = pki.other_ca_cert}, .kernel_id = k.id});
+  });
+  CHECK(e.condition() == kg::errc::tls_error);
+  rest.delete_kernel(k.id);
+}
