@@ -106,6 +106,20 @@ std::optional<output> to_output(const message& iopub) {
   return out;
 }
 
+std::optional<output> to_output(message&& iopub) {
+  if (iopub.msg_type() == "stream" && iopub.content.is_object()) {
+    const auto it = iopub.content.find("text");
+    if (it != iopub.content.end() && it->is_string()) {
+      output out;
+      out.kind = output_kind::stream;
+      out.name = string_or_empty(iopub.content, "name");
+      out.text = std::move(it->get_ref<std::string&>());  // large streams: no copy
+      return out;
+    }
+  }
+  return to_output(static_cast<const message&>(iopub));
+}
+
 // ---- rich data to files ----------------------------------------------------------------------
 
 namespace {

@@ -106,7 +106,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
 
   void on_message(message msg) {
     if (msg.chan == channel::iopub) {
-      on_iopub(msg);
+      on_iopub(std::move(msg));
       return;
     }
     const std::string parent = msg.parent_msg_id();
@@ -133,7 +133,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
     finish_if_done(st);
   }
 
-  void on_iopub(const message& msg) {
+  void on_iopub(message msg) {
     {
       std::lock_guard lk(m);
       ++iopub_seen;
@@ -148,7 +148,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
     }
     auto st = find(msg.parent_msg_id());
     if (!st) return;
-    const std::string type = msg.msg_type();
+    const std::string type = msg.msg_type();  // before msg is moved from
     if (type == "status") {
       if (msg.content.is_object() && msg.content.value("execution_state", "") == "idle") {
         {
@@ -159,7 +159,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
       }
       return;
     }
-    auto out = to_output(msg);
+    auto out = to_output(std::move(msg));
     if (!out) return;
     std::optional<std::filesystem::path> dir;
     output_handler handler;
@@ -304,10 +304,15 @@ void fill_reply_base(reply_base& r, const nlohmann::json& content) {
   }
 }
 
-execute_reply build_execute_reply(const execute_state& st) {
+execute_reply build_execute_reply(execute_state& st, bool take) {
   execute_reply r;
-  r.outputs = st.outputs;
-  r.output_files = st.files;
+  if (take) {
+    r.outputs = std::exchange(st.outputs, {});
+    r.output_files = std::exchange(st.files, {});
+  } else {
+    r.outputs = st.outputs;
+    r.output_files = st.files;
+  }
   if (!st.reply) {
     r.status = reply_status::aborted;
     return r;
@@ -349,15 +354,20 @@ bool pending_execute::done() const {
   return state_->finished_locked();
 }
 
-execute_reply pending_execute::result() const {
-  std::lock_guard lk(state_->m);
-  execute_reply r = detail::build_execute_reply(*state_);
-  if (!state_->finished_locked()) {
+namespace {
+execute_reply result_of(detail::execute_state& st, bool take) {
+  std::lock_guard lk(st.m);
+  execute_reply r = detail::build_execute_reply(st, take);
+  if (!st.finished_locked()) {
     r.status = reply_status::aborted;
     r.execution_count.reset();
   }
   return r;
 }
+}  // namespace
+
+execute_reply pending_execute::result() const { return result_of(*state_, false); }
+execute_reply pending_execute::take_result() { return result_of(*state_, true); }
 
 void pending_execute::abandon() noexcept {
   {
@@ -455,7 +465,7 @@ execute_reply kernel_client::execute(execute_request request, deadline until) {
     throw error(errc::timeout, "execute_request " + p.msg_id() + " did not finish before its deadline on " +
                                    core_->transport->describe() + "; interrupt the kernel or allow more time");
   }
-  return p.result();
+  return p.take_result();
 }
 
 execute_reply kernel_client::execute(std::string code, deadline until) {
@@ -512,7 +522,8 @@ kernel_info_reply kernel_client::wait_for_ready(deadline until) {
     baseline = core_->iopub_seen;
   }
   for (;;) {
-    // Each round: one kernel_info_request, up to a second for its reply, a moment for IOPub.
+    // Each round: one kernel_info_request, up to a second for its reply, a moment (50 ms) for IOPub:
+    // the kernel publishes busy before it replies, so a live subscription delivers it about as fast.
     // Any IOPub message (its busy/idle, or an iopub_welcome) proves the subscription is live.
     const deadline round = until.capped(1s);
     std::optional<kernel_info_reply> info;
@@ -523,7 +534,7 @@ kernel_info_reply kernel_client::wait_for_ready(deadline until) {
       if (e.condition() != errc::timeout) throw;
     }
     std::unique_lock lk(core_->m);
-    const deadline settle = until.capped(info ? 250ms : 0ms);
+    const deadline settle = until.capped(info ? 50ms : 0ms);
     core_->iopub_cv.wait_until(lk, settle.at(), [&] { return core_->iopub_seen > baseline || core_->dead || core_->closed; });
     if (core_->dead)
       throw error(errc::kernel_died, "the kernel died before it was ready: " + core_->dead_reason);

@@ -17,13 +17,13 @@ run_result timed_run(kernel_client& client, const std::string& code, const run_o
   pending_execute p = client.execute_async(std::move(req));
   const deadline until = options.timeout ? deadline(*options.timeout) : deadline(std::chrono::hours(24 * 365));
   if (p.wait(until)) {
-    static_cast<execute_reply&>(result) = p.result();
+    static_cast<execute_reply&>(result) = p.take_result();
     return result;
   }
   // Timed out: interrupt, keep what came, and give the kernel a grace period to finish the request.
   hooks.interrupt();
   const bool finished = p.wait(options.interrupt_grace);
-  static_cast<execute_reply&>(result) = p.result();
+  static_cast<execute_reply&>(result) = p.take_result();
   result.timed_out = true;
   if (!finished) {
     p.abandon();

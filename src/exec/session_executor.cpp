@@ -73,7 +73,8 @@ class session_executor final : public code_executor {
     std::string tag = block.language;
     std::transform(tag.begin(), tag.end(), tag.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     const auto lang = canonical_language(tag);
-    if (tag.empty() || tag == language_ || (lang && lang->name == language_)) return block.code;
+    if (tag.empty() || tag == language_ || (lang && lang->name == language_) || (ipython_ && tag == "ipython"))
+      return block.code;
     if (lang && (lang->name == "sh" || lang->name == "bash") && ipython_) return "%%bash\n" + block.code;
     why = "unsupported language '" + block.language + "' for the " + session_->kernel_name() + " kernel (language " +
           language_ + (ipython_ ? "; sh, bash and shell blocks run through %%bash" : "") + ")";

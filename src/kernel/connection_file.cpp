@@ -1,6 +1,7 @@
 #include "kernelgate/kernel/connection_file.hpp"
 
 #include "detail/process.hpp"
+#include "kernel/json_file.hpp"
 #include "kernelgate/error.hpp"
 
 #include <arpa/inet.h>
@@ -63,18 +64,7 @@ connection_info read_connection_file(const std::filesystem::path& file) {
   const auto bad = [&](const std::string& what) {
     return error(errc::bad_connection_file, "connection file " + file.string() + " " + what);
   };
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    const int e = errno;
-    throw bad(std::string("cannot be read: ") + std::strerror(e) + " (pass the path of a kernel-*.json the kernel wrote)");
-  }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw bad(std::string("is not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw bad("must hold a JSON object");
+  const nlohmann::json j = detail::read_json_object(file, bad, " (pass the path of a kernel-*.json the kernel wrote)");
   connection_info info;
   const auto port = [&](const char* name) {
     const auto it = j.find(name);

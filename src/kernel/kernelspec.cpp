@@ -1,5 +1,6 @@
 #include "kernelgate/kernel/kernelspec.hpp"
 
+#include "kernel/json_file.hpp"
 #include "kernelgate/error.hpp"
 
 #include <algorithm>
@@ -80,15 +81,7 @@ kernelspec load_kernelspec(const std::filesystem::path& dir, std::string name) {
   const auto bad = [&](const std::string& what) {
     return error(errc::bad_kernelspec, "kernelspec '" + name + "' (" + file.string() + ") " + what);
   };
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw bad("cannot be read: the file is missing or not readable");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw bad(std::string("is not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw bad("must hold a JSON object");
+  const nlohmann::json j = detail::read_json_object(file, bad, " (is the kernelspec installed completely?)");
   kernelspec spec;
   spec.name = lower(name);
   spec.resource_dir = dir;

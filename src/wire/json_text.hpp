@@ -31,6 +31,15 @@ void append_json(const nlohmann::json& value, invalid_utf8 policy, std::string_v
 ///         and nesting deeper than max_json_depth), or not UTF-8 under invalid_utf8::reject.
 [[nodiscard]] nlohmann::json parse_json(std::string_view text, std::string_view what, invalid_utf8 policy);
 
+/// What makes these four parts no Jupyter message ("" when nothing): each must be a JSON object, and
+/// the header must have string msg_id and msg_type. Both directions check the same shape.
+[[nodiscard]] std::string shape_problem(const nlohmann::json& header, const nlohmann::json& parent_header,
+                                        const nlohmann::json& metadata, const nlohmann::json& content);
+
+/// Refuses to encode a message a peer would have to drop (see shape_problem).
+/// @throws kernelgate::error errc::invalid_argument.
+void check_sendable(const message& m);
+
 /// Builds a message from its four parsed dictionaries, checking what every message must have:
 /// four JSON objects, and a header with string msg_id and msg_type.
 /// @throws kernelgate::error errc::malformed_message naming the part that is wrong.

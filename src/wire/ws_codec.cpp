@@ -23,7 +23,9 @@ channel channel_named(std::string_view form, std::string_view name) {
   return *chan;
 }
 
+// Checks that `m` can be sent at all, and returns the name of its channel.
 std::string_view sendable_channel_name(const message& m) {
+  detail::check_sendable(m);
   if (m.chan == channel::heartbeat) {
     throw error(errc::invalid_argument,
                 "cannot send a message on the heartbeat channel over a WebSocket; use shell, control, iopub or stdin");

@@ -16,6 +16,7 @@ constexpr std::size_t minimum_parts = 5;
 // Frames up to the buffers; the caller appends the buffers (copied or moved).
 std::vector<std::string> encode_head(const message& m, const signer& sign, std::span<const std::string> identities,
                                      invalid_utf8 policy) {
+  detail::check_sendable(m);
   std::vector<std::string> frames;
   frames.reserve(identities.size() + 1 + minimum_parts + m.buffers.size());
   frames.insert(frames.end(), identities.begin(), identities.end());

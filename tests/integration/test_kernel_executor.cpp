@@ -3,7 +3,7 @@
 #include "kernelgate/exec/kernel_executor.hpp"
 #include "kernelgate/exec/markdown.hpp"
 #include "kernelgate/kernel/kernel_session.hpp"
-#include "support.hpp"
+#include "ipykernel_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,18 +16,12 @@ namespace kg = kernelgate;
 
 namespace {
 
-void require_ipykernel() {
-  kgtest::require_service(std::filesystem::exists("/usr/share/jupyter/kernels/python3/kernel.json") &&
-                              std::system("/usr/bin/python3 -c 'import ipykernel' 2>/dev/null") == 0,
-                          "ipykernel with the python3 kernelspec (python3-ipykernel)");
-}
-
 kg::code_block py(std::string code) { return {"python", std::move(code)}; }
 
 }  // namespace
 
 TEST_CASE("blocks share one kernel: state persists across blocks and calls") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path()});
   CHECK(ex->kind() == kg::backend::kernel);
@@ -44,7 +38,7 @@ TEST_CASE("blocks share one kernel: state persists across blocks and calls") {
 }
 
 TEST_CASE("shell blocks run through %%bash; unknown languages exit 1 naming the language") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path()});
   auto sh = ex->execute({{"sh", "echo from-shell; pwd"}});
@@ -58,7 +52,7 @@ TEST_CASE("shell blocks run through %%bash; unknown languages exit 1 naming the 
 }
 
 TEST_CASE("an exception gives exit 1 with the traceback, and stops the run") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path()});
   auto r = ex->execute({py("print('a')\nraise ValueError('bad value')"), py("print('b')")});
@@ -70,7 +64,7 @@ TEST_CASE("an exception gives exit 1 with the traceback, and stops the run") {
 }
 
 TEST_CASE("timeout: interrupt, partial output, exit 124 with a line; state survives") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path(), .timeout = 2s});
   (void)ex->execute({py("kept = 'yes'")});
@@ -86,7 +80,7 @@ TEST_CASE("timeout: interrupt, partial output, exit 124 with a line; state survi
 }
 
 TEST_CASE("timeout of code that ignores the interrupt restarts the kernel and says state was lost") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path(), .timeout = 1500ms, .interrupt_grace = 1500ms});
   (void)ex->execute({py("lost = 1")});
@@ -100,7 +94,7 @@ TEST_CASE("timeout of code that ignores the interrupt restarts the kernel and sa
 }
 
 TEST_CASE("the seed example's savefig and inline images both end up in output_files") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path()});
   const auto blocks = kg::extract_code_blocks(kgtest::read_file(KERNELGATE_SOURCE_DIR "/scripts/seed-message.md"));
@@ -124,7 +118,7 @@ TEST_CASE("the seed example's savefig and inline images both end up in output_fi
 }
 
 TEST_CASE("kernel death: non-zero exit with a clear message; the next execute restarts") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path()});
   (void)ex->execute({py("state = 1")});
@@ -139,7 +133,7 @@ TEST_CASE("kernel death: non-zero exit with a clear message; the next execute re
 }
 
 TEST_CASE("streaming handler sees outputs as they arrive; stop token cancels with 130") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto ex = kg::make_kernel_executor({.work_dir = dir.path()});
   std::stop_source stop;
@@ -162,7 +156,7 @@ TEST_CASE("streaming handler sees outputs as they arrive; stop token cancels wit
 }
 
 TEST_CASE("attach via a connection file: runs code, and stop() leaves the kernel running") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto owner = kg::kernel_session::start({.work_dir = dir.path()});
   (void)owner.execute("shared = 'from owner'");

@@ -1,7 +1,7 @@
 // kernel_session against a real ipykernel (Debian's python3 kernelspec).
 
 #include "kernelgate/kernel/kernel_session.hpp"
-#include "support.hpp"
+#include "ipykernel_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,12 +15,6 @@ namespace kg = kernelgate;
 
 namespace {
 
-void require_ipykernel() {
-  kgtest::require_service(std::filesystem::exists("/usr/share/jupyter/kernels/python3/kernel.json") &&
-                              std::system("/usr/bin/python3 -c 'import ipykernel' 2>/dev/null") == 0,
-                          "ipykernel with the python3 kernelspec (python3-ipykernel)");
-}
-
 std::string stdout_of(const kg::execute_reply& r) {
   std::string s;
   for (const auto& o : r.outputs)
@@ -31,7 +25,7 @@ std::string stdout_of(const kg::execute_reply& r) {
 }  // namespace
 
 TEST_CASE("state persists across executes; outputs, results and errors are collected") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto s = kg::kernel_session::start({.kernel = "python3", .work_dir = dir.path()});
   CHECK(s.owned());
@@ -67,7 +61,7 @@ TEST_CASE("state persists across executes; outputs, results and errors are colle
 }
 
 TEST_CASE("streaming callback sees stdout and stderr in order") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto s = kg::kernel_session::start({.work_dir = dir.path()});
   std::vector<std::string> seen;
@@ -81,7 +75,7 @@ TEST_CASE("streaming callback sees stdout and stderr in order") {
 }
 
 TEST_CASE("kill -9 of the kernel mid-run gives kernel_died, and restart brings a fresh namespace") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto s = kg::kernel_session::start({.work_dir = dir.path()});
   (void)s.execute("y = 5");
@@ -108,7 +102,7 @@ TEST_CASE("kill -9 of the kernel mid-run gives kernel_died, and restart brings a
 }
 
 TEST_CASE("timeout interrupts the kernel, keeps partial output, and state survives") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto s = kg::kernel_session::start({.work_dir = dir.path()});
   (void)s.execute("z = 'kept'");
@@ -125,7 +119,7 @@ TEST_CASE("timeout interrupts the kernel, keeps partial output, and state surviv
 }
 
 TEST_CASE("input() without a handler fails at once; with one it gets the answer") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto s = kg::kernel_session::start({.work_dir = dir.path()});
   auto no = s.execute("input('name? ')", {.timeout = 60s});
@@ -144,7 +138,7 @@ TEST_CASE("input() without a handler fails at once; with one it gets the answer"
 }
 
 TEST_CASE("an inline matplotlib figure and savefig both end up as files") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto s = kg::kernel_session::start({.work_dir = dir.path()});
   auto r = s.execute(
@@ -166,7 +160,7 @@ TEST_CASE("an inline matplotlib figure and savefig both end up as files") {
 }
 
 TEST_CASE("client requests: complete, inspect, is_complete, history, comm_info") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   auto s = kg::kernel_session::start({.work_dir = dir.path()});
   (void)s.execute("alpha_value = 3");
@@ -209,4 +203,30 @@ TEST_CASE("a missing kernelspec and a broken one give clear errors") {
     CHECK(msg.find("no kernel here") != std::string::npos);
   }
   ::unsetenv("JUPYTER_PATH");
+}
+
+TEST_CASE("a kernel that loses a port race at start-up is relaunched on fresh ports") {
+  kgtest::require_ipykernel();
+  kgtest::temp_dir jp;
+  const auto marker = jp.path() / "first-attempt-done";
+  // The first launch fails as a kernel does when another process took its port; the second is real.
+  const std::string script =
+      "import os, sys\n"
+      "marker, conn = sys.argv[1], sys.argv[2]\n"
+      "if not os.path.exists(marker):\n"
+      "    open(marker, 'w').close()\n"
+      "    sys.stderr.write('zmq.error.ZMQError: Address already in use (addr=tcp://127.0.0.1:5555)\\n')\n"
+      "    sys.exit(1)\n"
+      "os.execv('/usr/bin/python3', ['/usr/bin/python3', '-m', 'ipykernel_launcher', '-f', conn])\n";
+  const nlohmann::json spec = {{"argv", {"/usr/bin/python3", "-c", script, marker.string(), "{connection_file}"}},
+                               {"language", "python"}};
+  std::filesystem::create_directories(jp.path() / "kernels/racy");
+  kgtest::write_file(jp.path() / "kernels/racy/kernel.json", spec.dump());
+  ::setenv("JUPYTER_PATH", jp.path().c_str(), 1);
+  auto s = kg::kernel_session::start({.kernel = "racy", .work_dir = jp.path()});
+  ::unsetenv("JUPYTER_PATH");
+  CHECK(std::filesystem::exists(marker));
+  auto r = s.execute("print(6 * 7)");
+  REQUIRE(r.outputs.size() == 1);
+  CHECK(r.outputs[0].text == "42\n");
 }

@@ -1,7 +1,7 @@
 // Many kernels at once, and many start/stop cycles: no leaked file descriptors or child processes.
 
 #include "kernelgate/kernel/kernel_session.hpp"
-#include "support.hpp"
+#include "ipykernel_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,12 +15,6 @@ using namespace std::chrono_literals;
 namespace kg = kernelgate;
 
 namespace {
-
-void require_ipykernel() {
-  kgtest::require_service(std::filesystem::exists("/usr/share/jupyter/kernels/python3/kernel.json") &&
-                              std::system("/usr/bin/python3 -c 'import ipykernel' 2>/dev/null") == 0,
-                          "ipykernel with the python3 kernelspec (python3-ipykernel)");
-}
 
 std::size_t open_fds() {
   std::size_t n = 0;
@@ -52,7 +46,7 @@ std::size_t child_processes() {
 }  // namespace
 
 TEST_CASE("8 kernels in parallel threads each keep their own state") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   constexpr int n = 8;
   std::vector<std::string> got(n);
@@ -84,7 +78,7 @@ TEST_CASE("8 kernels in parallel threads each keep their own state") {
 }
 
 TEST_CASE("50 start/stop cycles leave no extra open fds or child processes") {
-  require_ipykernel();
+  kgtest::require_ipykernel();
   kgtest::temp_dir dir;
   {  // one warm-up cycle: one-time process-wide initialisation is not a leak
     auto s = kg::kernel_session::start({.work_dir = dir.path()});

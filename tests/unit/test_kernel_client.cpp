@@ -411,3 +411,15 @@ TEST_CASE("save_rich_data rejects bad base64 without writing anything") {
   missing.data = {{"text/html", "x"}};
   CHECK_THROWS_AS(kg::save_rich_data(missing, dir.path() / "nope"), kg::error);
 }
+
+TEST_CASE("to_output of an rvalue stream moves the text and matches the copying form") {
+  const kg::message parent = kg::make_message("execute_request", {}, kernel_id, kg::channel::shell);
+  auto msg = from_kernel("stream", {{"name", "stderr"}, {"text", std::string(1000, 'y')}}, kg::channel::iopub, parent);
+  const auto copied = kg::to_output(msg);
+  const auto moved = kg::to_output(std::move(msg));
+  REQUIRE(copied);
+  REQUIRE(moved);
+  CHECK(moved->name == "stderr");
+  CHECK(moved->text == copied->text);
+  CHECK(moved->kind == kg::output_kind::stream);
+}

@@ -2,8 +2,10 @@
 
 #include "kernelgate/error.hpp"
 #include "kernelgate/wire/ws_codec.hpp"
+#include "wire_support.hpp"
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,26 +23,6 @@ kg::message sample_message(kg::channel chan = kg::channel::shell) {
   m.metadata = {{"cellId", "c1"}};
   m.header["x_unknown"] = json::array({1, "two"});
   return m;
-}
-
-template <class F>
-kg::error error_from(F&& f) {
-  try {
-    f();
-  } catch (const kg::error& e) {
-    return e;
-  }
-  FAIL("expected a kernelgate::error");
-  return kg::error(kg::errc::invalid_argument, "unreachable");
-}
-
-void check_same(const kg::message& a, const kg::message& b) {
-  CHECK(a.header == b.header);
-  CHECK(a.parent_header == b.parent_header);
-  CHECK(a.metadata == b.metadata);
-  CHECK(a.content == b.content);
-  CHECK(a.buffers == b.buffers);
-  CHECK(a.chan == b.chan);
 }
 
 std::uint64_t le64_at(std::string_view s, std::size_t at) {
@@ -90,11 +72,11 @@ TEST_CASE("v1 frames: layout, round trip with buffers on every channel") {
     CHECK(frame.substr(8 * (count + 1), name.size()) == name);
     CHECK(frame.substr(le64_at(frame, 16), le64_at(frame, 24) - le64_at(frame, 16)) == m.header.dump());
 
-    check_same(kg::decode_ws_v1(frame), m);
+    kgtest::check_same_message(kg::decode_ws_v1(frame), m);
     const kg::ws_frame generic = kg::encode_ws(m, kg::ws_protocol::v1);
     CHECK(generic.kind == kg::ws_frame_kind::binary);
     CHECK(generic.payload == frame);
-    check_same(kg::decode_ws(kg::ws_frame_kind::binary, frame, kg::ws_protocol::v1), m);
+    kgtest::check_same_message(kg::decode_ws(kg::ws_frame_kind::binary, frame, kg::ws_protocol::v1), m);
   }
 }
 
@@ -107,14 +89,14 @@ TEST_CASE("legacy frames: JSON text without buffers, binary with them") {
   CHECK(parsed.at("header") == m.header);
   CHECK(parsed.at("content") == m.content);
   CHECK(text.payload == parsed.dump());  // compact, sorted, UTF-8 unescaped
-  check_same(kg::decode_ws(text.kind, text.payload, kg::ws_protocol::legacy), m);
+  kgtest::check_same_message(kg::decode_ws(text.kind, text.payload, kg::ws_protocol::legacy), m);
 
   m.buffers = {"buf-one", "\x00\x01"s};
   const kg::ws_frame binary = kg::encode_ws(m, kg::ws_protocol::legacy);
   CHECK(binary.kind == kg::ws_frame_kind::binary);
   CHECK(binary.payload.substr(0, 4) == be32(3));
   CHECK(binary.payload.substr(4, 4) == be32(16));
-  check_same(kg::decode_ws(binary.kind, binary.payload, kg::ws_protocol::legacy), m);
+  kgtest::check_same_message(kg::decode_ws(binary.kind, binary.payload, kg::ws_protocol::legacy), m);
   CHECK(kg::decode_ws_legacy_binary(binary.payload).buffers == m.buffers);
 }
 
@@ -130,23 +112,36 @@ TEST_CASE("legacy JSON: missing channel means shell; extra top-level fields are 
 TEST_CASE("the heartbeat channel cannot be sent over a WebSocket") {
   const kg::message m = sample_message(kg::channel::heartbeat);
   for (const auto protocol : {kg::ws_protocol::v1, kg::ws_protocol::legacy}) {
-    CHECK(error_from([&] { (void)kg::encode_ws(m, protocol); }).condition() == kg::errc::invalid_argument);
+    CHECK(kgtest::error_from([&] { (void)kg::encode_ws(m, protocol); }).condition() == kg::errc::invalid_argument);
   }
+}
+
+TEST_CASE("a message no peer could accept is refused in every WebSocket form") {
+  kg::message m = sample_message();
+  m.parent_header = nullptr;
+  for (const auto protocol : {kg::ws_protocol::v1, kg::ws_protocol::legacy}) {
+    const auto e = kgtest::error_from([&] { (void)kg::encode_ws(m, protocol); });
+    CHECK(e.condition() == kg::errc::invalid_argument);
+    CHECK(std::string(e.what()).find("parent_header must be a JSON object") != std::string::npos);
+  }
+  m.buffers = {"b"};
+  CHECK(kgtest::error_from([&] { (void)kg::encode_ws(m, kg::ws_protocol::legacy); }).condition() ==
+        kg::errc::invalid_argument);
 }
 
 TEST_CASE("invalid UTF-8 follows the policy in WebSocket frames too") {
   kg::message m = sample_message();
   m.content["text"] = "\xc3";
   CHECK(kg::decode_ws_v1(kg::encode_ws_v1(m)).content.at("text") == "\xef\xbf\xbd");
-  CHECK(error_from([&] { (void)kg::encode_ws_v1(m, kg::invalid_utf8::reject); }).condition() ==
+  CHECK(kgtest::error_from([&] { (void)kg::encode_ws_v1(m, kg::invalid_utf8::reject); }).condition() ==
         kg::errc::invalid_argument);
-  CHECK(error_from([&] { (void)kg::encode_ws_legacy_text(m, kg::invalid_utf8::reject); }).condition() ==
+  CHECK(kgtest::error_from([&] { (void)kg::encode_ws_legacy_text(m, kg::invalid_utf8::reject); }).condition() ==
         kg::errc::invalid_argument);
 }
 
 TEST_CASE("malformed v1 frames are refused with malformed_message") {
   const auto check_malformed = [](const std::string& frame, std::string_view needle) {
-    const auto e = error_from([&] { (void)kg::decode_ws_v1(frame); });
+    const auto e = kgtest::error_from([&] { (void)kg::decode_ws_v1(frame); });
     CHECK(e.condition() == kg::errc::malformed_message);
     CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, std::string(e.what()));
   };
@@ -177,7 +172,7 @@ TEST_CASE("malformed v1 frames are refused with malformed_message") {
   check_malformed(v1_frame({"shell", "{", "{}", "{}", "{}"}), "header part");
   check_malformed(v1_frame({"shell", header_json, "{}", "{}", "[]"}), "content must be a JSON object");
   check_malformed(v1_frame({"shell", "{}", "{}", "{}", "{}"}), "msg_id");
-  const auto e = error_from([&] { (void)kg::decode_ws(kg::ws_frame_kind::text, good, kg::ws_protocol::v1); });
+  const auto e = kgtest::error_from([&] { (void)kg::decode_ws(kg::ws_frame_kind::text, good, kg::ws_protocol::v1); });
   CHECK(e.condition() == kg::errc::malformed_message);
   CHECK(std::string(e.what()).find("text frame") != std::string::npos);
 }
@@ -190,7 +185,7 @@ TEST_CASE("v1 frames with empty parts and buffers decode as the reference slices
 
 TEST_CASE("malformed legacy frames are refused with malformed_message") {
   const auto check_text = [](const std::string& frame, std::string_view needle) {
-    const auto e = error_from([&] { (void)kg::decode_ws_legacy_text(frame); });
+    const auto e = kgtest::error_from([&] { (void)kg::decode_ws_legacy_text(frame); });
     CHECK(e.condition() == kg::errc::malformed_message);
     CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, std::string(e.what()));
   };
@@ -205,7 +200,7 @@ TEST_CASE("malformed legacy frames are refused with malformed_message") {
   check_text(R"({"header":"text",)" + rest + "}", "header must be a JSON object");
 
   const auto check_binary = [](const std::string& frame, std::string_view needle) {
-    const auto e = error_from([&] { (void)kg::decode_ws_legacy_binary(frame); });
+    const auto e = kgtest::error_from([&] { (void)kg::decode_ws_legacy_binary(frame); });
     CHECK(e.condition() == kg::errc::malformed_message);
     CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, std::string(e.what()));
   };
@@ -220,4 +215,41 @@ TEST_CASE("malformed legacy frames are refused with malformed_message") {
   check_binary(be32(1) + be32(9999) + json_part, "past the end");
   check_binary(be32(2) + be32(12) + be32(11) + json_part, "is before offset");
   check_binary(be32(1) + be32(8) + "{not json", "not valid JSON");
+}
+
+TEST_CASE("random and mutated frames either decode or fail with a kernelgate::error") {
+  std::mt19937 rng(7);
+  kg::message m = sample_message(kg::channel::iopub);
+  m.buffers = {"abc", std::string(40, '\0')};
+  const std::vector<std::string> seeds = {kg::encode_ws_v1(m), kg::encode_ws_legacy_binary(m),
+                                          kg::encode_ws_legacy_text(m)};
+  int decoded = 0;
+  int refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string frame = seeds[static_cast<std::size_t>(i) % seeds.size()];
+    const int edits = std::uniform_int_distribution<int>(1, 4)(rng);
+    for (int e = 0; e < edits && !frame.empty(); ++e) {
+      const std::size_t at = std::uniform_int_distribution<std::size_t>(0, frame.size() - 1)(rng);
+      switch (std::uniform_int_distribution<int>(0, 3)(rng)) {
+        case 0: frame[at] = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng)); break;
+        case 1: frame.resize(at); break;
+        case 2: frame.insert(at, 1, static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng))); break;
+        default: frame[at] = static_cast<char>(frame[at] ^ 0x80); break;
+      }
+    }
+    for (const auto protocol : {kg::ws_protocol::v1, kg::ws_protocol::legacy}) {
+      for (const auto kind : {kg::ws_frame_kind::binary, kg::ws_frame_kind::text}) {
+        try {
+          (void)kg::decode_ws(kind, frame, protocol);
+          ++decoded;
+        } catch (const kg::error& e) {
+          CHECK(e.condition() == kg::errc::malformed_message);
+          ++refused;
+        }
+      }
+    }
+  }
+  // Both outcomes occur: the mutations reach past the first check.
+  CHECK(decoded > 0);
+  CHECK(refused > 0);
 }

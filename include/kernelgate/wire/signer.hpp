@@ -23,7 +23,8 @@ inline constexpr std::string_view default_signature_scheme = "hmac-sha256";
 /// An empty key means "unsigned": sign() returns an empty signature and verify() accepts anything,
 /// as jupyter_client does when a connection file has `"key": ""`.
 ///
-/// Copy and move: cheap; copies share the immutable keyed state.
+/// Copy: cheap; copies share the immutable keyed state. Move is a copy on purpose: a moved-from
+/// signer keeps its key, so it can never silently turn into one that accepts unsigned messages.
 /// Thread safety: every const member function may be called from several threads at once, on one
 /// object or on copies (each call works on its own duplicate of the keyed HMAC context).
 /// The key is never kept in readable form and never appears in an error message.
@@ -38,8 +39,6 @@ class signer {
 
   signer(const signer&) = default;
   signer& operator=(const signer&) = default;
-  signer(signer&&) noexcept = default;
-  signer& operator=(signer&&) noexcept = default;
   ~signer();
 
   /// True when a key is set, i.e. messages are signed and verified.

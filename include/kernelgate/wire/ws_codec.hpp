@@ -37,7 +37,8 @@ struct ws_frame {
 /// `m` (sent on `m.chan`) as one frame of `protocol`: v1 binary; legacy text, or legacy binary when
 /// `m` has buffers. JSON as in encode_zmq: compact, sorted keys, UTF-8 unescaped, `policy` for invalid UTF-8.
 /// @throws kernelgate::error errc::invalid_argument when `m.chan` is the heartbeat (not carried over
-///         WebSockets) or a part cannot be written under `policy`.
+///         WebSockets), `m` is no message a peer could accept (as for encode_zmq), or a part cannot
+///         be written under `policy`.
 [[nodiscard]] ws_frame encode_ws(const message& m, ws_protocol protocol, invalid_utf8 policy = invalid_utf8::replace);
 
 /// The message in one received frame of `protocol`, with `chan` set from the frame. Invalid UTF-8 in

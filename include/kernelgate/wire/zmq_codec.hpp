@@ -29,8 +29,11 @@ struct zmq_decoded {
 };
 
 /// The signed frames of `m`. JSON is compact with sorted keys and UTF-8 left unescaped; invalid
-/// UTF-8 follows `policy`. `m.chan` is not sent (the socket is the channel).
-/// @throws kernelgate::error errc::invalid_argument when a part cannot be written under `policy`.
+/// UTF-8 follows `policy`; non-finite numbers (NaN, infinities), which JSON cannot hold, are written
+/// as null. `m.chan` is not sent (the socket is the channel).
+/// @throws kernelgate::error errc::invalid_argument when `m` is no message a peer could accept (a
+///         part that is not a JSON object, a header without string msg_id and msg_type), or a part
+///         cannot be written under `policy`.
 /// Thread-safe (signing from several threads at once is safe).
 [[nodiscard]] std::vector<std::string> encode_zmq(const message& m, const signer& sign,
                                                   std::span<const std::string> identities = {},
@@ -49,8 +52,10 @@ struct zmq_decoded {
 /// once verified, so forged messages cannot fill the history). Then the four frames are parsed and
 /// must be JSON objects, the header with string msg_id and msg_type (malformed_message).
 /// With an empty key nothing is verified and any signature is accepted. Invalid UTF-8 in the JSON
-/// frames (checked after the signature) follows `policy`.
+/// frames (checked after the signature) follows `policy`: by default it is read as jupyter_client
+/// reads it, each ill-formed sequence becoming U+FFFD.
 /// `chan` is recorded in the message: the socket it came from.
+/// Thread-safe: several threads may decode at once, sharing a signer and a replay_guard.
 /// @throws kernelgate::error with errc::malformed_message, unsigned_message, signature_mismatch or
 ///         replayed_message, saying what was wrong; never with the key or signature in the text.
 [[nodiscard]] zmq_decoded decode_zmq(std::span<const std::string_view> frames, const signer& verify,

@@ -1,0 +1,52 @@
+#include "cli/kernel_commands.hpp"
+
+#include "kernelgate/exec/kernel_executor.hpp"
+#include "kernelgate/kernel/kernelspec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <ostream>
+
+namespace kernelgate::cli {
+
+int print_kernelspecs(bool json, std::ostream& out) {
+  const auto specs = find_kernelspecs();
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& s : specs)
+      list.push_back({{"name", s.name}, {"language", s.language}, {"display_name", s.display_name},
+                      {"path", s.resource_dir.string()}});
+    out << nlohmann::json{{"kernelspecs", list}}.dump(2) << '\n';
+    return 0;
+  }
+  if (specs.empty()) {
+    out << "no kernelspecs found in:";
+    for (const auto& d : kernelspec_dirs()) out << ' ' << d.string();
+    out << "\n(install one, e.g. apt install python3-ipykernel)\n";
+    return 0;
+  }
+  std::size_t name_w = 4, lang_w = 8;
+  for (const auto& s : specs) {
+    name_w = std::max(name_w, s.name.size());
+    lang_w = std::max(lang_w, s.language.size());
+  }
+  const auto pad = [](const std::string& s, std::size_t w) { return s + std::string(w - s.size() + 2, ' '); };
+  out << pad("NAME", name_w) << pad("LANGUAGE", lang_w) << "PATH\n";
+  for (const auto& s : specs) out << pad(s.name, name_w) << pad(s.language, lang_w) << s.resource_dir.string() << '\n';
+  return 0;
+}
+
+std::unique_ptr<code_executor> make_kernel_cli_executor(const std::string& kernel,
+                                                        const std::filesystem::path& connection_file,
+                                                        const std::filesystem::path& work_dir,
+                                                        std::optional<std::chrono::milliseconds> timeout) {
+  kernel_executor_options o;
+  if (!kernel.empty()) o.kernel = kernel;
+  o.connection_file = connection_file;
+  o.work_dir = work_dir;
+  if (timeout) o.timeout = *timeout;
+  return make_kernel_executor(std::move(o));
+}
+
+}  // namespace kernelgate::cli
