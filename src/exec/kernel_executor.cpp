@@ -1,252 +1,42 @@
 #include "kernelgate/exec/kernel_executor.hpp"
 
-#include "exec/command_line.hpp"
-#include "kernelgate/error.hpp"
+#include "exec/session_executor.hpp"
 #include "kernelgate/kernel/kernel_session.hpp"
 
-#include <stdlib.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <functional>
-#include <mutex>
-
 namespace kernelgate {
-namespace {
-
-namespace fs = std::filesystem;
-using std::chrono::milliseconds;
-
-fs::path make_temp_dir() {
-  std::string templ = (fs::temp_directory_path() / "kernelgate-kernel-XXXXXX").string();
-  if (::mkdtemp(templ.data()) == nullptr)
-    throw error(errc::io_error, "cannot create a temporary work directory under " + fs::temp_directory_path().string() +
-                                    ": " + std::strerror(errno) + " (set TMPDIR or pass work_dir)");
-  return templ;
-}
-
-std::string kind_of_file(const fs::path& p) {
-  const auto ext = p.extension().string();
-  if (ext == ".png" || ext == ".jpg" || ext == ".gif" || ext == ".svg" || ext == ".webp" || ext == ".bmp") return "Image";
-  if (ext == ".html") return "HTML";
-  if (ext == ".json") return "JSON";
-  return "Rich";
-}
-
-// Appends one output's text to the block's collected output, as the AutoGen-style result shows it.
-void append_output(const output& o, detail::output_collector& out) {
-  switch (o.kind) {
-    case output_kind::stream: out.append(o.name == "stderr" ? "stderr" : "stdout", o.text); break;
-    case output_kind::execute_result:
-    case output_kind::display_data:
-    case output_kind::update_display_data:
-      if (!o.text.empty()) out.append("stdout", o.text + "\n");
-      for (const auto& f : o.files) out.append("stdout", kind_of_file(f) + " data saved to " + f + "\n");
-      break;
-    case output_kind::error: {
-      std::string tb;
-      for (const auto& line : o.traceback) tb += line + "\n";
-      out.append("stderr", tb.empty() ? o.ename + ": " + o.evalue + "\n" : tb);
-      break;
-    }
-    case output_kind::clear_output: break;  // the collected text is a log; it keeps what was shown
-  }
-}
-
-class kernel_executor final : public code_executor {
- public:
-  explicit kernel_executor(kernel_executor_options options) : options_(std::move(options)) {
-    if (options_.timeout.count() <= 0)
-      throw error(errc::invalid_argument,
-                  "kernel executor: timeout must be positive, got " + std::to_string(options_.timeout.count()) + " ms");
-    if (options_.connection_file.empty()) {
-      if (options_.work_dir.empty()) {
-        work_dir_ = make_temp_dir();
-        owns_work_dir_ = true;
-      } else {
-        work_dir_ = options_.work_dir;
-      }
-    } else {
-      work_dir_ = options_.work_dir.empty() ? fs::current_path() : options_.work_dir;
-    }
-    try {
-      start_session();
-    } catch (...) {
-      remove_work_dir();
-      throw;
-    }
-  }
-  kernel_executor(const kernel_executor&) = delete;
-  kernel_executor& operator=(const kernel_executor&) = delete;
-  ~kernel_executor() override { stop_impl(); }
-
- private:
-  void start_session() {
-    if (!options_.connection_file.empty()) {
-      session_.emplace(kernel_session::attach({.connection_file = options_.connection_file,
-                                               .output_dir = options_.output_dir.value_or(work_dir_),
-                                               .ready_timeout = options_.startup_timeout}));
-    } else {
-      session_.emplace(kernel_session::start({.kernel = options_.kernel,
-                                              .work_dir = work_dir_,
-                                              .output_dir = options_.output_dir,
-                                              .env = options_.env,
-                                              .startup_timeout = options_.startup_timeout}));
-    }
-    work_dir_ = fs::absolute(work_dir_);
-    const auto& info = session_->info();
-    language_ = info.language;
-    ipython_ = info.implementation == "ipython";
-  }
-
-  // The code to send for a block, or nullopt with `why` set when this kernel cannot run it.
-  std::optional<std::string> code_for(const code_block& block, std::string& why) const {
-    std::string tag = block.language;
-    std::transform(tag.begin(), tag.end(), tag.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    const auto lang = detail::canonical_language(tag);
-    if (tag.empty() || tag == language_ || (lang && lang->name == language_) || (ipython_ && tag == "ipython"))
-      return block.code;
-    if (lang && (lang->name == "sh" || lang->name == "bash") && ipython_) return "%%bash\n" + block.code;
-    why = "unsupported language '" + block.language + "' for the " + session_->kernel_name() + " kernel (language " +
-          language_ + (ipython_ ? "; sh, bash and shell blocks run through %%bash" : "") + ")";
-    return std::nullopt;
-  }
-
-  code_result execute_impl(std::span<const code_block> blocks, const execute_options& options) override {
-    std::lock_guard call(call_mutex_);
-    if (stopped_) throw error(errc::not_connected, "kernel executor was stopped; create a new one to run code");
-    const milliseconds timeout = options.timeout.value_or(options_.timeout);
-    if (timeout.count() <= 0)
-      throw error(errc::invalid_argument, "execute: timeout must be positive, got " + std::to_string(timeout.count()) + " ms");
-
-    static const output_handler no_handler;
-    detail::output_collector out(options_.max_output_bytes, no_handler);
-    code_result result;
-    const auto before = detail::file_snapshot::take(work_dir_);
-    std::vector<std::string> rich;
-
-    if (needs_restart_) {
-      if (!session_->owned())
-        throw error(errc::kernel_died, "the attached kernel died and cannot be restarted by kernelgate; attach again "
-                                       "once its owner has restarted it");
-      session_->restart();
-      needs_restart_ = false;
-      out.note("The kernel had died and was restarted before this run; its earlier state (variables, imports) is lost.");
-    }
-
-    // A stop request interrupts the kernel; the run then ends with 130.
-    std::optional<std::stop_callback<std::function<void()>>> on_stop;
-    if (options.stop.stop_possible())
-      on_stop.emplace(options.stop, std::function<void()>([this] {
-                        try {
-                          session_->interrupt();
-                        } catch (...) {  // the run's own wait reports what went wrong
-                        }
-                      }));
-
-    const output_handler& user = handler_for(options);
-    for (const auto& block : blocks) {
-      if (options.stop.stop_requested()) {
-        result.exit_code = exit_code::cancelled;
-        out.note(detail::cancelled_note());
-        break;
-      }
-      std::string why;
-      const auto code = code_for(block, why);
-      if (!code) {
-        result.exit_code = exit_code::failure;
-        out.note(why);
-        break;
-      }
-      run_options ro;
-      ro.timeout = timeout;
-      ro.interrupt_grace = options_.interrupt_grace;
-      if (user) ro.on_output = user;
-      run_result r;
-      try {
-        r = session_->execute(*code, ro);
-      } catch (const error& e) {
-        if (e.condition() != errc::kernel_died) throw;
-        needs_restart_ = true;
-        result.exit_code = exit_code::failure;
-        out.note(std::string(e.what()));
-        out.note("The next execute starts a new kernel.");
-        break;
-      }
-      const bool cancelled = options.stop.stop_requested();
-      for (const auto& o : r.outputs) {
-        // The KeyboardInterrupt our own interrupt caused is not the code's output.
-        if ((r.timed_out || cancelled) && o.kind == output_kind::error && o.ename == "KeyboardInterrupt") continue;
-        append_output(o, out);
-      }
-      rich.insert(rich.end(), r.output_files.begin(), r.output_files.end());
-      out.flush_streams();
-      if (cancelled) {
-        result.exit_code = exit_code::cancelled;
-        out.note(detail::cancelled_note());
-        break;
-      }
-      if (r.timed_out) {
-        result.exit_code = exit_code::timeout;
-        out.note(detail::timeout_note(timeout));
-        out.note(r.state_lost ? "The kernel did not stop when interrupted and was restarted: its state (variables, "
-                                "imports) was lost."
-                              : "The kernel was interrupted; its state (variables, imports) is kept.");
-        break;
-      }
-      if (r.status != reply_status::ok) {
-        result.exit_code = exit_code::failure;
-        break;
-      }
-    }
-    result.output = out.take();
-    result.output_files = rich;
-    const std::vector<fs::path> except(rich.begin(), rich.end());
-    for (auto& f : before.changed_in(detail::file_snapshot::take(work_dir_), except)) result.output_files.push_back(std::move(f));
-    return result;
-  }
-
-  void restart_impl() override {
-    std::lock_guard call(call_mutex_);
-    if (stopped_) throw error(errc::not_connected, "kernel executor was stopped; create a new one to run code");
-    session_->restart();
-    needs_restart_ = false;
-  }
-
-  void stop_impl() noexcept override {
-    std::lock_guard call(call_mutex_);
-    if (stopped_) return;
-    stopped_ = true;
-    if (session_) session_->shutdown();
-    session_.reset();
-    remove_work_dir();
-  }
-
-  backend kind_impl() const noexcept override { return backend::kernel; }
-
-  void remove_work_dir() noexcept {
-    if (!owns_work_dir_) return;
-    std::error_code ec;
-    fs::remove_all(work_dir_, ec);
-    owns_work_dir_ = false;
-  }
-
-  kernel_executor_options options_;
-  fs::path work_dir_;
-  bool owns_work_dir_ = false;
-  std::optional<kernel_session> session_;
-  std::string language_;
-  bool ipython_ = false;
-  bool needs_restart_ = false;
-  bool stopped_ = false;
-  std::mutex call_mutex_;
-};
-
-}  // namespace
 
 std::unique_ptr<code_executor> make_kernel_executor(kernel_executor_options options) {
-  return std::make_unique<kernel_executor>(std::move(options));
+  namespace fs = std::filesystem;
+  detail::session_executor_config config{.kind = backend::kernel,
+                                         .name = "kernel executor",
+                                         .timeout = options.timeout,
+                                         .interrupt_grace = options.interrupt_grace,
+                                         .max_output_bytes = options.max_output_bytes};
+  if (options.connection_file.empty()) {
+    if (options.work_dir.empty()) {
+      config.work_dir = detail::make_temp_work_dir("kernel");
+      config.owns_work_dir = true;
+    } else {
+      config.work_dir = options.work_dir;
+    }
+  } else {
+    config.work_dir = options.work_dir.empty() ? fs::current_path() : options.work_dir;
+  }
+  const fs::path work_dir = config.work_dir;
+  return detail::make_session_executor(std::move(config), [&]() -> std::unique_ptr<detail::executor_session> {
+    if (!options.connection_file.empty()) {
+      return std::make_unique<detail::session_holder<kernel_session>>(
+          kernel_session::attach({.connection_file = options.connection_file,
+                                  .output_dir = options.output_dir.value_or(work_dir),
+                                  .ready_timeout = options.startup_timeout}));
+    }
+    return std::make_unique<detail::session_holder<kernel_session>>(
+        kernel_session::start({.kernel = options.kernel,
+                               .work_dir = work_dir,
+                               .output_dir = options.output_dir,
+                               .env = options.env,
+                               .startup_timeout = options.startup_timeout}));
+  });
 }
 
 }  // namespace kernelgate

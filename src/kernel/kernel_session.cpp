@@ -1,5 +1,7 @@
 #include "kernelgate/kernel/kernel_session.hpp"
 
+#include "client/timed_run.hpp"
+
 #include "kernel/kernel_process.hpp"
 #include "kernelgate/kernel/connection_file.hpp"
 #include "transport/zmq/zmq_transport.hpp"
@@ -250,36 +252,10 @@ run_result kernel_session::execute(const std::string& code, const run_options& o
   auto& s = *impl_;
   if (s.shut || !s.client) throw error(errc::not_connected, "the kernel session is shut down; start a new one");
   if (!s.client->alive()) throw error(errc::kernel_died, s.death_message(s.client->death_reason()));
-  execute_request req;
-  req.code = code;
-  req.store_history = options.store_history;
-  // Each execute stands alone: with stop_on_error the kernel would abort (not run) requests that
-  // arrive shortly after a failed one, even though they were sent after it finished.
-  req.stop_on_error = false;
-  req.on_output = options.on_output;
-  req.on_input = options.on_input;
-  req.output_dir = s.output_dir;
-  run_result result;
   try {
-    pending_execute p = s.client->execute_async(std::move(req));
-    const deadline until = options.timeout ? deadline(*options.timeout) : deadline(std::chrono::hours(24 * 365));
-    if (p.wait(until)) {
-      static_cast<execute_reply&>(result) = p.take_result();
-      return result;
-    }
-    // Timed out: interrupt, keep what came, and give the kernel a grace period to finish the request.
-    s.interrupt();
-    const bool finished = p.wait(options.interrupt_grace);
-    static_cast<execute_reply&>(result) = p.take_result();
-    result.timed_out = true;
-    if (!finished) {
-      p.abandon();
-      if (s.owned) {
-        s.restart();
-        result.state_lost = true;
-      }
-    }
-    return result;
+    return detail::timed_run(*s.client, code, options, s.output_dir,
+                             {.interrupt = [&s] { s.interrupt(); },
+                              .restart = s.owned ? std::function<void()>([&s] { s.restart(); }) : nullptr});
   } catch (const error& e) {
     if (e.condition() == errc::kernel_died) throw error(errc::kernel_died, s.death_message(e.what()));
     throw;

@@ -3,6 +3,7 @@
 // silent heartbeat becomes kernel_died.
 
 #include "kernelgate/client/kernel_client.hpp"
+#include "kernelgate/kernel/kernel_session.hpp"
 #include "kernelgate/wire/zmq_codec.hpp"
 #include "support.hpp"
 #include "transport/zmq/zmq_transport.hpp"
@@ -197,4 +198,22 @@ TEST_CASE("send after close fails with not_connected; close is idempotent") {
   client.close();
   client.close();
   CHECK_THROWS_AS((void)client.execute_async({.code = "1"}), kg::error);
+}
+
+TEST_CASE("attaching to a connection file whose kernel is gone fails clearly instead of hanging") {
+  kgtest::temp_dir dir;
+  auto info = kg::make_local_connection_info("python3");  // free ports: nothing listens there
+  const auto file = dir.path() / "kernel-gone.json";
+  kg::write_connection_file(file, info);
+  try {
+    (void)kg::kernel_session::attach({.connection_file = file, .output_dir = dir.path(), .ready_timeout = 60s,
+                                      .heartbeat_interval = 200ms});
+    FAIL("attach should throw");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::kernel_died);
+    const std::string msg = e.what();
+    CHECK(msg.find(file.string()) != std::string::npos);
+    CHECK(msg.find("heartbeat") != std::string::npos);
+    CHECK(msg.find(info.key) == std::string::npos);
+  }
 }

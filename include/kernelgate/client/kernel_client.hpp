@@ -76,6 +76,7 @@ struct execute_reply : reply_base {
   nlohmann::json payload = nlohmann::json::array();
 };
 
+/// kernel_info_reply: who the kernel is and which language it speaks.
 struct kernel_info_reply : reply_base {
   std::string protocol_version, implementation, implementation_version, banner;
   std::string language;          ///< language_info.name, e.g. "python"
@@ -84,20 +85,24 @@ struct kernel_info_reply : reply_base {
   std::string mimetype;          ///< language_info.mimetype
 };
 
+/// complete_reply: completions for the text between cursor_start and cursor_end.
 struct complete_reply : reply_base {
   std::vector<std::string> matches;
   int cursor_start = 0, cursor_end = 0;
   nlohmann::json metadata = nlohmann::json::object();
 };
 
+/// inspect_reply: documentation of the object at the cursor, as a mime bundle.
 struct inspect_reply : reply_base {
   bool found = false;
   nlohmann::json data = nlohmann::json::object();  ///< mime bundle
   nlohmann::json metadata = nlohmann::json::object();
 };
 
+/// is_complete_reply's verdict: run it now, wait for more lines, it cannot run, or the kernel cannot tell.
 enum class code_completeness { complete, incomplete, invalid, unknown };
 
+/// is_complete_reply: whether the code is ready to execute.
 struct is_complete_reply : reply_base {
   code_completeness completeness = code_completeness::unknown;
   std::string indent;  ///< incomplete only: what to indent the next line with
@@ -115,6 +120,7 @@ struct history_query {
   bool unique = false;                   ///< search
 };
 
+/// One history line: (session, line number, input[, output]).
 struct history_entry {
   int session = 0;
   int line = 0;
@@ -122,10 +128,12 @@ struct history_entry {
   std::optional<std::string> output;  ///< when the query asked for output and there was some
 };
 
+/// history_reply: the lines the query matched.
 struct history_reply : reply_base {
   std::vector<history_entry> history;
 };
 
+/// comm_info_reply: the comms open in the kernel.
 struct comm_info_reply : reply_base {
   std::map<std::string, std::string> comms;  ///< comm_id → target_name
 };
@@ -213,6 +221,8 @@ class kernel_client {
   execute_reply execute(execute_request request, deadline until);
   execute_reply execute(std::string code, deadline until);
 
+  /// The typed requests: each sends on shell and waits for its reply (not for IOPub idle).
+  /// @throws kernelgate::error(errc::timeout) at the deadline; errc::kernel_died; errc::not_connected.
   kernel_info_reply kernel_info(deadline until);
   complete_reply complete(const std::string& code, int cursor_pos, deadline until);
   inspect_reply inspect(const std::string& code, int cursor_pos, int detail_level, deadline until);
