@@ -76,6 +76,10 @@ struct kernel_session::impl {
     to.identity = co.identity.session;
     to.heartbeat_interval = heartbeat_interval;
     to.heartbeat = heartbeat;
+    // An owned kernel's death is seen at once through its pidfd; the heartbeat then only has to catch
+    // a wedged process, so it is lenient, and a kernel starved of CPU on a busy machine is not
+    // declared dead. An attached kernel has only the heartbeat.
+    to.heartbeat_misses = owned ? 10 : 3;
     co.on_error = on_error;
     auto t = detail::zmq_transport::make(std::move(to));
     transport = t.get();

@@ -230,3 +230,24 @@ TEST_CASE("a kernel that loses a port race at start-up is relaunched on fresh po
   REQUIRE(r.outputs.size() == 1);
   CHECK(r.outputs[0].text == "42\n");
 }
+
+TEST_CASE("interrupt_mode message: a timeout interrupts through interrupt_request on control") {
+  kgtest::require_ipykernel();
+  kgtest::temp_dir jp;
+  // Debian's python3 kernelspec, asking for message-mode interrupts.
+  auto spec = nlohmann::json::parse(kgtest::read_file("/usr/share/jupyter/kernels/python3/kernel.json"));
+  spec["interrupt_mode"] = "message";
+  std::filesystem::create_directories(jp.path() / "kernels/py-message");
+  kgtest::write_file(jp.path() / "kernels/py-message/kernel.json", spec.dump());
+  ::setenv("JUPYTER_PATH", jp.path().c_str(), 1);
+  auto s = kg::kernel_session::start({.kernel = "py-message", .work_dir = jp.path()});
+  ::unsetenv("JUPYTER_PATH");
+  (void)s.execute("kept = 7");
+  auto r = s.execute("import time\ntime.sleep(300)", {.timeout = 1500ms});
+  CHECK(r.timed_out);
+  CHECK_FALSE(r.state_lost);
+  CHECK(r.ename == "KeyboardInterrupt");
+  auto after = s.execute("print(kept)");
+  REQUIRE(after.outputs.size() == 1);
+  CHECK(after.outputs[0].text == "7\n");
+}

@@ -310,6 +310,8 @@ class zmq_transport_impl final : public zmq_transport {
     if (!heartbeat_enabled_) return;
     const auto now = clock::now();
     if (now < next_ping_) return;
+    // A pong may be waiting unread when this thread was held up (a slow handler): take it first.
+    if (ping_outstanding_) receive_pong();
     if (ping_outstanding_) {
       ++misses_;
       make_heartbeat();  // the REQ is stuck waiting for a reply that never came
