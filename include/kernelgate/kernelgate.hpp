@@ -21,8 +21,13 @@
 
 #include "kernelgate/docker/client.hpp"
 
+#include "kernelgate/gateway/gateway_client.hpp"
+#include "kernelgate/gateway/gateway_session.hpp"
+#include "kernelgate/gateway/gateway_transport.hpp"
+
 #include "kernelgate/exec/code_executor.hpp"
 #include "kernelgate/exec/docker_executor.hpp"
+#include "kernelgate/exec/gateway_executor.hpp"
 #include "kernelgate/exec/kernel_executor.hpp"
 #include "kernelgate/exec/local_executor.hpp"
 #include "kernelgate/exec/make_executor.hpp"

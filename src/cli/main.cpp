@@ -2,6 +2,7 @@
 #include "cli/interrupt.hpp"
 #include "cli/kernel_commands.hpp"
 #include "cli/notebook_command.hpp"
+#include "kernelgate/gateway/gateway_client.hpp"
 #include "cli/options.hpp"
 #include "kernelgate/error.hpp"
 #include "kernelgate/exec/code_executor.hpp"
@@ -148,7 +149,8 @@ int dispatch(const cli::options& opts) {
     case cli::command::reply:
       return reply(opts);
     case cli::command::kernelspecs:
-      return cli::print_kernelspecs(opts.json, std::cout);
+      return opts.gateway.empty() ? cli::print_kernelspecs(opts.json, std::cout)
+                                  : cli::print_gateway_kernelspecs(cli::gateway_options_of(opts), opts.json, std::cout);
     case cli::command::notebook_run:
       return cli::notebook_run(opts);
   }

@@ -1,6 +1,8 @@
 #include "cli/notebook_command.hpp"
 
 #include "cli/interrupt.hpp"
+#include "kernelgate/gateway/gateway_client.hpp"
+#include "kernelgate/gateway/gateway_session.hpp"
 #include "kernelgate/notebook/notebook_runner.hpp"
 
 #include <unistd.h>
@@ -56,7 +58,15 @@ int notebook_run(const options& opts) {
   };
 
   const auto started = std::chrono::steady_clock::now();
-  auto result = run_notebook(std::move(nb), ro);
+  auto result = [&] {
+    if (opts.gateway.empty()) return run_notebook(std::move(nb), ro);
+    // A kernel of the gateway; the notebook's own kernelspec name unless -k says otherwise.
+    std::string name = !opts.kernel.empty() ? opts.kernel : nb.kernel_name();
+    auto session = gateway_session::start({.gateway = gateway_options_of(opts), .kernel = name.empty() ? "python3" : name});
+    auto r = run_notebook(std::move(nb), notebook_kernel{session.client(), [&session] { session.interrupt(); }}, ro);
+    session.shutdown();
+    return r;
+  }();
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 

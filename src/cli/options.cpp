@@ -89,6 +89,16 @@ options parse(const std::vector<std::string>& args) {
       o.connection_file = value();
     } else if (arg == "--image") {
       o.image = value();
+    } else if (arg == "--gateway") {
+      o.gateway = value();
+      if (o.gateway.empty()) throw usage_error("--gateway needs a URL (http://host:port or https://...)");
+    } else if (arg == "--token") {
+      o.token = value();
+    } else if (arg == "--ca-file") {
+      o.ca_file = value();
+    } else if (arg == "--insecure") {
+      flag();
+      o.insecure = true;
     } else if (arg == "-o" || arg == "--output") {
       if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
       o.output = value();
@@ -128,8 +138,19 @@ options parse(const std::vector<std::string>& args) {
     throw usage_error("kernelspecs takes no arguments");
   if (!o.kernel.empty() && !o.connection_file.empty())
     throw usage_error("-k starts a kernel and --connection-file attaches to one; give one of them");
-  if ((!o.kernel.empty() || !o.connection_file.empty()) && o.executor != "auto" && o.executor != "kernel")
-    throw usage_error("-k and --connection-file choose the kernel executor, not '" + o.executor + "'");
+  if (!o.connection_file.empty() && o.executor != "auto" && o.executor != "kernel")
+    throw usage_error("--connection-file chooses the kernel executor, not '" + o.executor + "'");
+  if (!o.kernel.empty() && o.gateway.empty() && o.executor != "auto" && o.executor != "kernel")
+    throw usage_error("-k chooses the kernel executor (or, with --gateway, the gateway's kernel), not '" +
+                      o.executor + "'");
+  if ((o.token || !o.ca_file.empty() || o.insecure) && o.gateway.empty())
+    throw usage_error("--token, --ca-file and --insecure go with --gateway URL");
+  if (!o.gateway.empty() && !o.connection_file.empty())
+    throw usage_error("--gateway and --connection-file name two different kernels; give one");
+  if (!o.gateway.empty() && o.executor != "auto" && o.executor != "gateway")
+    throw usage_error("--gateway chooses the gateway executor, not '" + o.executor + "'");
+  if (o.executor == "gateway" && o.gateway.empty())
+    throw usage_error("--executor gateway needs --gateway URL");
   if (!o.image.empty() && o.executor != "auto" && o.executor != "docker")
     throw usage_error("--image chooses the docker executor, not '" + o.executor + "'");
   if (o.cmd == command::exec && !o.files.empty())
@@ -155,15 +176,23 @@ commands:
   reply [FILE|-]                  extract the markdown code blocks of a message (default: standard
                                   input), run them and print the AutoGen-style reply
                                   "exitcode: N (execution succeeded|failed)\nCode output: ..."
-  kernelspecs [--json]            list the kernelspecs found (name, language, path)
+  kernelspecs [--json] [--gateway URL]
+                                  list the kernelspecs found (name, language, path), or the ones
+                                  a gateway offers
   notebook run IN.ipynb           execute every code cell of a notebook in one kernel and write
                                   the executed copy (default IN.executed.ipynb next to IN)
 
 executor options (exec, run, reply):
-  --executor NAME    auto (default: a kernel, else a local process), kernel, local or docker
+  --executor NAME    auto (default: a kernel, else a local process), kernel, gateway, local or
+                     docker
   -k, --kernel NAME  start this kernelspec (default python3); implies --executor kernel
   --connection-file F  attach to the running kernel described by F (it is left running)
   --image IMAGE      the Docker image for --executor docker (default python:3-slim)
+  --gateway URL      run in a kernel of a Jupyter server or kernel gateway (http:// or https://,
+                     with an optional path prefix); -k names its kernelspec
+  --token T          the server's token (default: $KERNELGATE_GATEWAY_TOKEN)
+  --ca-file F        PEM file of CAs to trust for https (default: the system's)
+  --insecure         do not verify the server's certificate (explicit opt-out)
   --work-dir DIR     where code and output files go (default: a temporary directory, removed
                      afterwards)
   --timeout S        per-block (per-cell) deadline in seconds (default 60; notebooks: none); a
@@ -181,7 +210,8 @@ notebook run options:
                      numbers, True/False and None are typed, anything else is a string)
   --allow-errors     a cell error does not stop the run
   --keep-going       a cell past --timeout is interrupted and the run goes on
-  -k NAME            the kernel (default: the notebook's kernelspec, else python3)
+  -k NAME            the kernel (default: the notebook's kernelspec, else python3); with
+                     --gateway URL the notebook runs in a kernel of that server
 
   -h, --help         this text;  --version  the version
 

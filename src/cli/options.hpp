@@ -14,6 +14,7 @@
 
 namespace kernelgate {
 class code_executor;
+struct gateway_options;
 }
 
 namespace kernelgate::cli {
@@ -34,6 +35,10 @@ struct options {
   std::string kernel;                    ///< -k/--kernel NAME (kernelspec)
   std::filesystem::path connection_file; ///< --connection-file F (attach to a running kernel)
   std::string image;                     ///< --image IMAGE (docker executor)
+  std::string gateway;                   ///< --gateway URL (kernels through a Jupyter server / gateway)
+  std::optional<std::string> token;      ///< --token T (else KERNELGATE_GATEWAY_TOKEN)
+  std::filesystem::path ca_file;         ///< --ca-file F
+  bool insecure = false;                 ///< --insecure: no TLS verification
   std::filesystem::path output;          ///< notebook run: -o OUT
   bool inplace = false;                  ///< notebook run: --inplace
   std::vector<std::pair<std::string, std::string>> parameters;  ///< notebook run: -p NAME VALUE
@@ -55,6 +60,9 @@ struct options {
 /// another backend (kernel, gateway, docker, auto) means adding a case here.
 /// @throws usage_error for an unknown or unavailable executor; kernelgate::error when it cannot start.
 [[nodiscard]] std::unique_ptr<code_executor> make_executor(const options& opts);
+
+/// The gateway connection the options describe (--gateway, --token, --ca-file, --insecure).
+[[nodiscard]] gateway_options gateway_options_of(const options& opts);
 
 }  // namespace kernelgate::cli
 

@@ -14,13 +14,22 @@ Options with_shared(Options o, const executor_options& shared) {
   return o;
 }
 
+// A gateway kernel runs on the server: the local work directory is where its rich outputs land.
+gateway_executor_options with_shared(gateway_executor_options o, const executor_options& shared) {
+  if (!shared.work_dir.empty()) o.output_dir = shared.work_dir;
+  if (shared.timeout) o.timeout = *shared.timeout;
+  return o;
+}
+
 std::unique_ptr<code_executor> start(backend b, const executor_options& options) {
   switch (b) {
     case backend::kernel: return make_kernel_executor(with_shared(options.kernel, options));
     case backend::local: return make_local_executor(with_shared(options.local, options));
     case backend::docker: return make_docker_executor(with_shared(options.docker, options));
     case backend::gateway:
-      throw error(errc::invalid_argument, "the gateway backend needs a gateway URL (make_gateway_executor)");
+      if (options.gateway.gateway.url.empty())
+        throw error(errc::invalid_argument, "no gateway URL configured (executor_options::gateway.gateway.url)");
+      return make_gateway_executor(with_shared(options.gateway, options));
   }
   throw error(errc::invalid_argument, "unknown backend");
 }

@@ -177,7 +177,7 @@ TEST_CASE("bad flags and input: a clear message and status 2") {
       {{"exec", "--work-dir"}, "--work-dir needs a value"},
       {{"exec", "--executor", "nope", "-c", "1"}, "unknown executor 'nope'"},
       {{"exec", "--executor", "kernel", "-k", "kernelgate-no-such-kernel", "-c", "1"}, "kernelgate-no-such-kernel"},
-      {{"exec", "--executor", "local", "-k", "python3", "-c", "1"}, "-k and --connection-file choose the kernel"},
+      {{"exec", "--executor", "local", "-k", "python3", "-c", "1"}, "-k chooses the kernel executor"},
       {{"exec", "--work-dir", "/proc/version", "-c", "1"}, "cannot create work directory /proc/version"},
       {{"run"}, "run needs at least one FILE"},
       {{"reply", "--lang", "python"}, "--lang is not an option of `reply`"},

@@ -3,6 +3,7 @@
 
 #include "kernelgate/exec/code_executor.hpp"
 #include "kernelgate/exec/docker_executor.hpp"
+#include "kernelgate/exec/gateway_executor.hpp"
 #include "kernelgate/exec/kernel_executor.hpp"
 #include "kernelgate/exec/local_executor.hpp"
 
@@ -17,14 +18,15 @@ namespace kernelgate {
 
 /// Options of make_executor(): the backends to try, in order, and each backend's own options.
 struct executor_options {
-  /// Tried in this order; the first that starts is used.
-  std::vector<backend> chain{backend::kernel, backend::local};
+  /// Tried in this order; the first that starts is used. A gateway without a URL is skipped.
+  std::vector<backend> chain{backend::kernel, backend::gateway, backend::local, backend::docker};
   /// When set, the work directory of every backend in the chain (its own option is ignored).
   std::filesystem::path work_dir;
   /// When set, the per-block timeout of every backend in the chain.
   std::optional<std::chrono::milliseconds> timeout;
 
   kernel_executor_options kernel;
+  gateway_executor_options gateway;
   local_executor_options local;
   docker_executor_options docker;
 };
