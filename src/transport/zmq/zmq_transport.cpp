@@ -155,6 +155,10 @@ class zmq_transport_impl final : public zmq_transport {
   }
 
   // ---- I/O thread ----
+  // Other threads hand work over through outbox_/watches_ and wake the I/O thread with an eventfd
+  // rather than an inproc PAIR socket: writing an eventfd is safe from any number of threads at
+  // once, where a PAIR socket would need its own lock (ZeroMQ sockets are single-threaded), and
+  // zmq_poll waits on the eventfd like on any socket.
   void wake() noexcept {
     const std::uint64_t one = 1;
     [[maybe_unused]] const auto n = ::write(wake_.get(), &one, sizeof one);
