@@ -1,0 +1,289 @@
+// One notebook of 200 small code cells executed by kernelgate's run_notebook and by nbclient 0.7.2
+// (bench/peer_notebook.py, a long-lived /usr/bin/python3 process that has imported nbclient), side
+// by side in one run. Both read the same .ipynb file and start the same python3 kernelspec in the
+// same directory. Rounds alternate which side goes first, so drift hits both alike.
+//
+// Two measurements per side and round:
+//  - whole: read the file, then the one-call API (run_notebook(nb, options) /
+//    NotebookClient(nb).execute()): kernel start, kernel_info, every cell, kernel shutdown;
+//  - phased: the same steps with clocks between them, giving the execution part alone (kernel
+//    already started and ready: kernel_info and the 200 cells) plus start and shutdown.
+// Prints one JSON line per metric with medians (seconds); the machine's load average goes to stderr.
+//
+// usage: bench_notebook [ROUNDS=5] [CELLS=200]
+#include "kernelgate/error.hpp"
+#include "kernelgate/kernel/kernel_session.hpp"
+#include "kernelgate/notebook/notebook.hpp"
+#include "kernelgate/notebook/notebook_runner.hpp"
+
+// The library's RAII child process (pipes, process group, reaping); the peer runs as one.
+#include "../src/detail/process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kg = kernelgate;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* python = "/usr/bin/python3";
+constexpr const char* peer_name = "nbclient 0.7.2";
+// One whole run of the peer, kernel start included, on a loaded machine; past this the peer is stuck.
+constexpr std::chrono::minutes peer_reply_limit{5};
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// Deterministic small cells: an assignment, a print (stream output), an expression (execute_result)
+// and a two-line cell ending in an expression, in turn. A markdown cell on top, as notebooks have.
+kg::notebook make_notebook(int cells) {
+  json nb = {{"nbformat", 4},
+             {"nbformat_minor", 5},
+             {"metadata",
+              {{"kernelspec", {{"name", "python3"}, {"display_name", "Python 3"}, {"language", "python"}}}}},
+             {"cells", json::array()}};
+  nb["cells"].push_back(
+      {{"cell_type", "markdown"}, {"id", "intro"}, {"metadata", json::object()}, {"source", "# 200 small cells"}});
+  for (int i = 0; i < cells; ++i) {
+    std::string source;
+    switch (i % 4) {
+      case 0: source = "x = " + std::to_string(i); break;
+      case 1: source = "print('cell " + std::to_string(i) + ":', x * 2)"; break;
+      case 2: source = "x + " + std::to_string(i); break;
+      default: source = "y = [k * k for k in range(10)]\nsum(y) + x"; break;
+    }
+    nb["cells"].push_back({{"cell_type", "code"},
+                           {"id", "c" + std::to_string(i)},
+                           {"metadata", json::object()},
+                           {"execution_count", nullptr},
+                           {"outputs", json::array()},
+                           {"source", source}});
+  }
+  return kg::notebook::parse(nb.dump(), "generated benchmark notebook");
+}
+
+// What both sides must agree on, so that they did the same work.
+struct run_shape {
+  long outputs = 0, cells = 0;
+  bool operator==(const run_shape&) const = default;
+};
+
+run_shape shape_of(const kg::notebook_run_result& r) {
+  if (!r.ok()) throw std::runtime_error("kernelgate run failed at cell " + std::to_string(r.failure->cell_index) + ": " +
+                                        r.failure->ename + ": " + r.failure->evalue);
+  run_shape s;
+  for (const auto& cell : r.nb.cells()) {
+    if (cell.at("cell_type") != "code") continue;
+    s.outputs += static_cast<long>(cell.at("outputs").size());
+    if (!cell.at("execution_count").is_null()) ++s.cells;
+  }
+  return s;
+}
+
+struct phases {
+  double start = 0, execute = 0, shutdown = 0, total = 0;
+  run_shape shape;
+};
+
+double ours_whole(const fs::path& file, const fs::path& work, run_shape& shape) {
+  const auto t0 = clock_type::now();
+  auto result = kg::run_notebook(kg::notebook::read(file), {.kernel = "python3", .work_dir = work});
+  const double total = seconds_since(t0);
+  shape = shape_of(result);
+  return total;
+}
+
+phases ours_phased(const fs::path& file, const fs::path& work) {
+  phases p;
+  const auto t0 = clock_type::now();
+  auto nb = kg::notebook::read(file);
+  auto session = kg::kernel_session::start({.kernel = "python3", .work_dir = work});
+  const auto t1 = clock_type::now();
+  auto result = kg::run_notebook(std::move(nb), kg::notebook_kernel{session.client(), [&session] { session.interrupt(); }},
+                                 kg::notebook_run_options{});
+  const auto t2 = clock_type::now();
+  session.shutdown();
+  const auto t3 = clock_type::now();
+  using sec = std::chrono::duration<double>;
+  p.start = sec(t1 - t0).count();
+  p.execute = sec(t2 - t1).count();
+  p.shutdown = sec(t3 - t2).count();
+  p.total = sec(t3 - t0).count();
+  p.shape = shape_of(result);
+  return p;
+}
+
+// bench/peer_notebook.py as a child process: one JSON request line in, one JSON answer line out.
+class peer_process {
+ public:
+  peer_process(const fs::path& script, const fs::path& work)
+      : child_(kg::detail::child_process::spawn({.argv = {python, script.string()},
+                                                 .cwd = work,
+                                                 .in = kg::detail::stdio::pipe,
+                                                 .out = kg::detail::stdio::pipe,
+                                                 .err = kg::detail::stdio::inherit})) {}
+
+  json ask(const json& request) {
+    const std::string line = request.dump() + "\n";
+    for (std::size_t done = 0; done < line.size();) {
+      const ssize_t n = ::write(child_.stdin_fd(), line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("peer_notebook.py stopped reading its requests");
+      done += static_cast<std::size_t>(n);
+    }
+    const auto until = clock_type::now() + peer_reply_limit;
+    for (;;) {
+      if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        const auto answer = json::parse(buffer_.substr(0, nl));
+        buffer_.erase(0, nl + 1);
+        return answer;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now());
+      if (left.count() <= 0 || !kg::detail::wait_readable(child_.stdout_fd(), left))
+        throw std::runtime_error("peer_notebook.py gave no answer within 5 minutes");
+      char chunk[4096];
+      const ssize_t n = ::read(child_.stdout_fd(), chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("peer_notebook.py exited (see its traceback above)");
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  ~peer_process() {
+    child_.close_stdin();  // EOF ends its loop; the child_process destructor reaps (or kills) it
+    (void)child_.wait_for(std::chrono::seconds(10));
+  }
+  peer_process(const peer_process&) = delete;
+  peer_process& operator=(const peer_process&) = delete;
+
+ private:
+  kg::detail::child_process child_;
+  std::string buffer_;
+};
+
+run_shape peer_shape(const json& answer) {
+  return {.outputs = answer.at("outputs").get<long>(), .cells = answer.at("cells").get<long>()};
+}
+
+void check_same_work(const run_shape& ours, const run_shape& peer) {
+  if (ours == peer) return;
+  throw std::runtime_error("the two runs differ: kernelgate executed " + std::to_string(ours.cells) + " cells with " +
+                           std::to_string(ours.outputs) + " outputs, nbclient " + std::to_string(peer.cells) +
+                           " cells with " + std::to_string(peer.outputs) + " outputs");
+}
+
+void print_metric(const std::string& metric, const std::vector<double>& ours, const std::vector<double>& peer) {
+  const double a = median(ours), b = median(peer);
+  std::cout << json{{"metric", metric}, {"kernelgate", a},          {"peer", b},
+                    {"peer_name", peer_name}, {"ratio", b > 0 ? a / b : 0.0}, {"unit", "s"},
+                    {"repetitions", ours.size()}}
+                   .dump()
+            << std::endl;
+}
+
+struct series {
+  std::vector<double> whole, start, execute, shutdown;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
+  const int cells = argc > 2 ? std::atoi(argv[2]) : 200;
+  if (rounds < 1 || cells < 4) {
+    std::cerr << "usage: bench_notebook [ROUNDS>=1] [CELLS>=4]\n";
+    return 2;
+  }
+  const fs::path script = fs::path(__FILE__).parent_path() / "peer_notebook.py";
+  const fs::path work = fs::temp_directory_path() / ("kernelgate-bench-notebook-" + std::to_string(getpid()));
+  fs::create_directories(work);
+  const fs::path file = work / "bench.ipynb";
+  int status = 0;
+  try {
+    make_notebook(cells).write(file);
+    std::cerr << "bench_notebook: " << cells << " cells, " << rounds << " rounds (+1 warm-up); load average "
+              << load_average() << '\n';
+    peer_process peer(script, work);
+    series ours, theirs;
+    const json whole_request = {{"mode", "whole"}, {"path", file.string()}};
+    const json phased_request = {{"mode", "phased"}, {"path", file.string()}};
+    for (int round = 0; round <= rounds; ++round) {
+      const bool warm_up = round == 0;
+      double our_whole = 0;
+      run_shape our_shape;
+      json peer_whole;
+      // Alternate who goes first.
+      if (round % 2 == 0) {
+        our_whole = ours_whole(file, work, our_shape);
+        peer_whole = peer.ask(whole_request);
+      } else {
+        peer_whole = peer.ask(whole_request);
+        our_whole = ours_whole(file, work, our_shape);
+      }
+      check_same_work(our_shape, peer_shape(peer_whole));
+      phases our_phases;
+      json peer_phases;
+      if (round % 2 == 0) {
+        peer_phases = peer.ask(phased_request);
+        our_phases = ours_phased(file, work);
+      } else {
+        our_phases = ours_phased(file, work);
+        peer_phases = peer.ask(phased_request);
+      }
+      check_same_work(our_phases.shape, peer_shape(peer_phases));
+      std::cerr << (warm_up ? "warm-up" : "round " + std::to_string(round)) << ": whole " << our_whole << " s vs "
+                << peer_whole.at("total").get<double>() << " s; execute " << our_phases.execute << " s vs "
+                << peer_phases.at("execute").get<double>() << " s\n";
+      if (warm_up) continue;
+      ours.whole.push_back(our_whole);
+      ours.start.push_back(our_phases.start);
+      ours.execute.push_back(our_phases.execute);
+      ours.shutdown.push_back(our_phases.shutdown);
+      theirs.whole.push_back(peer_whole.at("total").get<double>());
+      theirs.start.push_back(peer_phases.at("start").get<double>());
+      theirs.execute.push_back(peer_phases.at("execute").get<double>());
+      theirs.shutdown.push_back(peer_phases.at("shutdown").get<double>());
+    }
+    const std::string prefix = "notebook_" + std::to_string(cells) + "_cells_";
+    print_metric(prefix + "whole_run_median", ours.whole, theirs.whole);
+    print_metric(prefix + "execute_on_started_kernel_median", ours.execute, theirs.execute);
+    print_metric(prefix + "kernel_start_median", ours.start, theirs.start);
+    print_metric(prefix + "kernel_shutdown_median", ours.shutdown, theirs.shutdown);
+    std::cerr << "bench_notebook: load average at the end " << load_average() << '\n';
+  } catch (const std::exception& e) {
+    std::cerr << "bench_notebook: " << e.what() << '\n';
+    status = 1;
+  }
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return status;
+}

@@ -1,0 +1,79 @@
+"""The peer of bench_notebook: nbclient executing a notebook file, timed inside one Python process.
+
+Imports nbclient once, then reads one JSON object per line on stdin and answers each with one JSON
+line on stdout:
+
+  {"mode": "whole", "path": P}
+      nbformat.read(P) and NotebookClient(nb, kernel_name="python3").execute(): kernel start,
+      kernel_info, every cell, kernel shutdown. Answers {"total": s, "outputs": n, "cells": n}.
+  {"mode": "phased", "path": P}
+      The same steps as NotebookClient.async_execute (nbclient 0.7.2), with clocks between them:
+      "start" (entering async_setup_kernel: kernel started and ready), "execute" (kernel_info and
+      every cell), "shutdown" (leaving it). Answers those plus "total", "outputs", "cells".
+
+Times are time.perf_counter() differences in seconds. Python start-up and the nbclient import are
+outside every figure. The kernel runs in this process's working directory.
+
+usage: peer_notebook.py   (run with /usr/bin/python3, which has nbclient)
+"""
+import json
+import sys
+import time
+
+import nbformat
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient import NotebookClient
+
+
+def count_outputs(nb) -> int:
+    return sum(len(cell.get("outputs", [])) for cell in nb.cells if cell.cell_type == "code")
+
+
+def executed_cells(nb) -> int:
+    return sum(1 for cell in nb.cells if cell.cell_type == "code" and cell.get("execution_count"))
+
+
+def run_whole(path: str) -> dict:
+    start = time.perf_counter()
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, kernel_name="python3").execute()
+    total = time.perf_counter() - start
+    return {"total": total, "outputs": count_outputs(nb), "cells": executed_cells(nb)}
+
+
+async def run_phased(path: str) -> dict:
+    t0 = time.perf_counter()
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3")
+    client.reset_execution_trackers()
+    async with client.async_setup_kernel():
+        t1 = time.perf_counter()
+        # From here to t2: the body of NotebookClient.async_execute in nbclient 0.7.2.
+        msg_id = await ensure_async(client.kc.kernel_info())
+        info_msg = await client.async_wait_for_reply(msg_id)
+        if info_msg is not None and "language_info" in info_msg["content"]:
+            client.nb.metadata["language_info"] = info_msg["content"]["language_info"]
+        for index, cell in enumerate(client.nb.cells):
+            await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+        client.set_widgets_metadata()
+        t2 = time.perf_counter()
+    t3 = time.perf_counter()
+    return {"start": t1 - t0, "execute": t2 - t1, "shutdown": t3 - t2, "total": t3 - t0,
+            "outputs": count_outputs(nb), "cells": executed_cells(nb)}
+
+
+def main() -> None:
+    phased = run_sync(run_phased)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["mode"] == "whole":
+            answer = run_whole(request["path"])
+        elif request["mode"] == "phased":
+            answer = phased(request["path"])
+        else:
+            raise SystemExit(f"peer_notebook.py: unknown mode {request['mode']!r}")
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    main()
