@@ -5,11 +5,11 @@ line on stdout:
 
   {"mode": "whole", "path": P}
       nbformat.read(P) and NotebookClient(nb, kernel_name="python3").execute(): kernel start,
-      kernel_info, every cell, kernel shutdown. Answers {"total": s, "outputs": n, "cells": n}.
+      kernel_info, every cell, kernel shutdown. Answers {"total": s, "cells": n, "results": n, "stream_chars": n}.
   {"mode": "phased", "path": P}
       The same steps as NotebookClient.async_execute (nbclient 0.7.2), with clocks between them:
       "start" (entering async_setup_kernel: kernel started and ready), "execute" (kernel_info and
-      every cell), "shutdown" (leaving it). Answers those plus "total", "outputs", "cells".
+      every cell), "shutdown" (leaving it). Answers those plus "total", "cells", "results", "stream_chars".
 
 Times are time.perf_counter() differences in seconds. Python start-up and the nbclient import are
 outside every figure. The kernel runs in this process's working directory.
@@ -25,8 +25,18 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 
 
-def count_outputs(nb) -> int:
-    return sum(len(cell.get("outputs", [])) for cell in nb.cells if cell.cell_type == "code")
+def output_shape(nb) -> dict:
+    """What the run produced, independent of how stream text was split into messages."""
+    results = stream_chars = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            if output["output_type"] == "execute_result":
+                results += 1
+            elif output["output_type"] == "stream":
+                stream_chars += len(output["text"])
+    return {"results": results, "stream_chars": stream_chars}
 
 
 def executed_cells(nb) -> int:
@@ -38,7 +48,7 @@ def run_whole(path: str) -> dict:
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, kernel_name="python3").execute()
     total = time.perf_counter() - start
-    return {"total": total, "outputs": count_outputs(nb), "cells": executed_cells(nb)}
+    return {"total": total, "cells": executed_cells(nb), **output_shape(nb)}
 
 
 async def run_phased(path: str) -> dict:
@@ -59,7 +69,7 @@ async def run_phased(path: str) -> dict:
         t2 = time.perf_counter()
     t3 = time.perf_counter()
     return {"start": t1 - t0, "execute": t2 - t1, "shutdown": t3 - t2, "total": t3 - t0,
-            "outputs": count_outputs(nb), "cells": executed_cells(nb)}
+            "cells": executed_cells(nb), **output_shape(nb)}
 
 
 def main() -> None:
