@@ -56,6 +56,12 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
+double p99(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(v.size())))];
+}
+
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
   std::string one, five, fifteen;
@@ -115,9 +121,42 @@ run_shape shape_of(const kg::notebook_run_result& r) {
   return s;
 }
 
+// A timing stamp (the kernel's header date, e.g. 2026-11-28T17:20:59.123456Z) as seconds since
+// midnight: only differences within one run are used.
+double kernel_clock(const std::string& stamp) {
+  const auto t = stamp.find('T');
+  if (t == std::string::npos || stamp.size() < t + 9) throw std::runtime_error("not an ISO 8601 time: " + stamp);
+  return std::stoi(stamp.substr(t + 1, 2)) * 3600.0 + std::stoi(stamp.substr(t + 4, 2)) * 60.0 + std::stod(stamp.substr(t + 7));
+}
+
+// From the kernel's own clock, per code cell in order (as peer_notebook.py's per_cell_timing):
+// busy = its busy to its idle status; gap = the idle of one cell to the busy of the next, which is
+// the client's turnaround (taking in the end of a cell, sending the next request, the kernel
+// receiving it).
+struct cell_timing {
+  std::vector<double> busy_ms, gap_ms;
+};
+
+cell_timing timing_of(const kg::notebook& nb) {
+  std::vector<std::pair<double, double>> spans;
+  for (const auto& cell : nb.cells()) {
+    if (cell.at("cell_type") != "code" || !cell.at("metadata").contains("execution")) continue;
+    const auto& execution = cell.at("metadata").at("execution");
+    if (!execution.contains("iopub.status.busy") || !execution.contains("iopub.status.idle")) continue;
+    spans.emplace_back(kernel_clock(execution.at("iopub.status.busy")), kernel_clock(execution.at("iopub.status.idle")));
+  }
+  cell_timing t;
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    t.busy_ms.push_back((spans[i].second - spans[i].first) * 1000);
+    if (i + 1 < spans.size()) t.gap_ms.push_back((spans[i + 1].first - spans[i].second) * 1000);
+  }
+  return t;
+}
+
 struct phases {
   double start = 0, execute = 0, shutdown = 0, total = 0;
   run_shape shape;
+  cell_timing cells;
 };
 
 double ours_whole(const fs::path& file, const fs::path& work, run_shape& shape) {
@@ -145,6 +184,7 @@ phases ours_phased(const fs::path& file, const fs::path& work) {
   p.shutdown = sec(t3 - t2).count();
   p.total = sec(t3 - t0).count();
   p.shape = shape_of(result);
+  p.cells = timing_of(result.nb);
   return p;
 }
 
@@ -211,17 +251,26 @@ void check_same_work(const run_shape& ours, const run_shape& peer) {
   throw std::runtime_error("the two runs differ: kernelgate " + describe(ours) + "; nbclient " + describe(peer));
 }
 
-void print_metric(const std::string& metric, const std::vector<double>& ours, const std::vector<double>& peer) {
-  const double a = median(ours), b = median(peer);
-  std::cout << json{{"metric", metric}, {"kernelgate", a},          {"peer", b},
-                    {"peer_name", peer_name}, {"ratio", b > 0 ? a / b : 0.0}, {"unit", "s"},
-                    {"repetitions", ours.size()}}
+void print_metric(const std::string& metric, double ours, double peer, const std::string& unit, std::size_t samples) {
+  std::cout << json{{"metric", metric}, {"kernelgate", ours},         {"peer", peer},
+                    {"peer_name", peer_name}, {"ratio", peer > 0 ? ours / peer : 0.0}, {"unit", unit},
+                    {"samples", samples}}
                    .dump()
             << std::endl;
 }
 
+void print_median(const std::string& metric, const std::vector<double>& ours, const std::vector<double>& peer,
+                  const std::string& unit) {
+  print_metric(metric + "_median", median(ours), median(peer), unit, ours.size());
+}
+
+void append(std::vector<double>& to, const std::vector<double>& from) { to.insert(to.end(), from.begin(), from.end()); }
+
+std::vector<double> numbers(const json& list) { return list.get<std::vector<double>>(); }
+
 struct series {
   std::vector<double> whole, start, execute, shutdown;
+  cell_timing cells;  // every cell of every counted round
 };
 
 }  // namespace
@@ -282,12 +331,21 @@ int main(int argc, char** argv) {
       theirs.start.push_back(peer_phases.at("start").get<double>());
       theirs.execute.push_back(peer_phases.at("execute").get<double>());
       theirs.shutdown.push_back(peer_phases.at("shutdown").get<double>());
+      append(ours.cells.busy_ms, our_phases.cells.busy_ms);
+      append(ours.cells.gap_ms, our_phases.cells.gap_ms);
+      append(theirs.cells.busy_ms, numbers(peer_phases.at("busy_ms")));
+      append(theirs.cells.gap_ms, numbers(peer_phases.at("gap_ms")));
     }
     const std::string prefix = "notebook_" + std::to_string(cells) + "_cells_";
-    print_metric(prefix + "whole_run_median", ours.whole, theirs.whole);
-    print_metric(prefix + "execute_on_started_kernel_median", ours.execute, theirs.execute);
-    print_metric(prefix + "kernel_start_median", ours.start, theirs.start);
-    print_metric(prefix + "kernel_shutdown_median", ours.shutdown, theirs.shutdown);
+    print_median(prefix + "whole_run", ours.whole, theirs.whole, "s");
+    print_median(prefix + "execute_on_started_kernel", ours.execute, theirs.execute, "s");
+    print_median(prefix + "kernel_start", ours.start, theirs.start, "s");
+    print_median(prefix + "kernel_shutdown", ours.shutdown, theirs.shutdown, "s");
+    // Where the execution time goes, per cell, on the kernel's clock.
+    print_median("notebook_cell_kernel_busy", ours.cells.busy_ms, theirs.cells.busy_ms, "ms");
+    print_median("notebook_cell_client_turnaround", ours.cells.gap_ms, theirs.cells.gap_ms, "ms");
+    print_metric("notebook_cell_client_turnaround_p99", p99(ours.cells.gap_ms), p99(theirs.cells.gap_ms), "ms",
+                 ours.cells.gap_ms.size());
     std::cerr << "bench_notebook: load average at the end " << load_average() << '\n';
   } catch (const std::exception& e) {
     std::cerr << "bench_notebook: " << e.what() << '\n';

@@ -9,7 +9,8 @@ line on stdout:
   {"mode": "phased", "path": P}
       The same steps as NotebookClient.async_execute (nbclient 0.7.2), with clocks between them:
       "start" (entering async_setup_kernel: kernel started and ready), "execute" (kernel_info and
-      every cell), "shutdown" (leaving it). Answers those plus "total", "cells", "results", "stream_chars".
+      every cell), "shutdown" (leaving it). Answers those plus "total", "cells", "results",
+      "stream_chars", and per-cell "busy_ms" and "gap_ms" lists (see per_cell_timing).
 
 Times are time.perf_counter() differences in seconds. Python start-up and the nbclient import are
 outside every figure. The kernel runs in this process's working directory.
@@ -19,6 +20,7 @@ usage: peer_notebook.py   (run with /usr/bin/python3, which has nbclient)
 import json
 import sys
 import time
+from datetime import datetime
 
 import nbformat
 from jupyter_core.utils import ensure_async, run_sync
@@ -37,6 +39,25 @@ def output_shape(nb) -> dict:
             elif output["output_type"] == "stream":
                 stream_chars += len(output["text"])
     return {"results": results, "stream_chars": stream_chars}
+
+
+def kernel_clock(stamp: str) -> float:
+    """A timing stamp (the kernel's header date, as nbclient records it) in seconds."""
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def per_cell_timing(nb) -> dict:
+    """From the kernel's own clock, per code cell in order: "busy_ms" from its busy to its idle
+    status, "gap_ms" from the idle of one cell to the busy of the next (the client's turnaround:
+    taking in the end of a cell, sending the next request, the kernel receiving it)."""
+    spans = []
+    for cell in nb.cells:
+        timing = cell.metadata.get("execution", {}) if cell.cell_type == "code" else {}
+        if "iopub.status.busy" in timing and "iopub.status.idle" in timing:
+            spans.append((kernel_clock(timing["iopub.status.busy"]), kernel_clock(timing["iopub.status.idle"])))
+    busy = [(idle - start) * 1000 for start, idle in spans]
+    gap = [(spans[i + 1][0] - spans[i][1]) * 1000 for i in range(len(spans) - 1)]
+    return {"busy_ms": busy, "gap_ms": gap}
 
 
 def executed_cells(nb) -> int:
@@ -69,7 +90,7 @@ async def run_phased(path: str) -> dict:
         t2 = time.perf_counter()
     t3 = time.perf_counter()
     return {"start": t1 - t0, "execute": t2 - t1, "shutdown": t3 - t2, "total": t3 - t0,
-            "cells": executed_cells(nb), **output_shape(nb)}
+            "cells": executed_cells(nb), **output_shape(nb), **per_cell_timing(nb)}
 
 
 def main() -> None:
