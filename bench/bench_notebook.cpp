@@ -8,11 +8,19 @@
 //    NotebookClient(nb).execute()): kernel start, kernel_info, every cell, kernel shutdown;
 //  - phased: the same steps with clocks between them, giving the execution part alone (kernel
 //    already started and ready: kernel_info and the 200 cells) plus start and shutdown.
+//
+// nbclient starts IPython kernels with --HistoryManager.hist_file=:memory: (its ipython_hist_file
+// default), so its kernel keeps no SQLite history; run_notebook starts the plain kernelspec, whose
+// kernel writes every cell to ~/.ipython/.../history.sqlite from a second thread. The whole run
+// compares the two as shipped. The phased run gives kernelgate's session a kernelspec with nbclient's
+// argument added (written to a temporary JUPYTER_PATH entry), so that both sides drive the same
+// kernel command and the figures measure the clients.
 // Prints one JSON line per metric with medians (seconds); the machine's load average goes to stderr.
 //
 // usage: bench_notebook [ROUNDS=5] [CELLS=200]
 #include "kernelgate/error.hpp"
 #include "kernelgate/kernel/kernel_session.hpp"
+#include "kernelgate/kernel/kernelspec.hpp"
 #include "kernelgate/notebook/notebook.hpp"
 #include "kernelgate/notebook/notebook_runner.hpp"
 
@@ -21,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +69,14 @@ double p99(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(v.size())))];
+}
+
+// User and system CPU time of this process, all its threads (the kernel is another process).
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 std::string load_average() {
@@ -155,27 +172,60 @@ cell_timing timing_of(const kg::notebook& nb) {
 
 struct phases {
   double start = 0, execute = 0, shutdown = 0, total = 0;
+  double execute_cpu = 0;  // this process's CPU time during `execute`
   run_shape shape;
   cell_timing cells;
 };
 
-double ours_whole(const fs::path& file, const fs::path& work, run_shape& shape) {
+// The python3 kernelspec with the argument nbclient adds for IPython kernels, as kernelspec `name`
+// under `jupyter_dir`/kernels, which goes first on JUPYTER_PATH (the peer inherits it; it uses
+// python3 itself).
+void install_nbclient_like_kernelspec(const fs::path& jupyter_dir, const std::string& name) {
+  const auto spec = kg::find_kernelspec("python3");
+  json argv = spec.argv;
+  argv.push_back("--HistoryManager.hist_file=:memory:");
+  const json kernel = {{"argv", argv},
+                       {"display_name", spec.display_name + " (history in memory)"},
+                       {"language", spec.language},
+                       {"interrupt_mode", kg::to_string(spec.interrupt)},
+                       {"env", spec.env},
+                       {"metadata", spec.metadata}};
+  fs::create_directories(jupyter_dir / "kernels" / name);
+  std::ofstream(jupyter_dir / "kernels" / name / "kernel.json") << kernel.dump(1) << '\n';
+  const char* old = std::getenv("JUPYTER_PATH");
+  const std::string path = jupyter_dir.string() + (old && *old ? ":" + std::string(old) : std::string());
+  if (setenv("JUPYTER_PATH", path.c_str(), 1) != 0) throw std::runtime_error("cannot set JUPYTER_PATH");
+  if (kg::find_kernelspec(name).argv.back() != argv.back()) throw std::runtime_error("the bench kernelspec is not found first");
+}
+
+constexpr const char* nbclient_like_kernel = "kernelgate-bench-python3";
+
+struct whole_run {
+  double total = 0;
+  run_shape shape;
+  cell_timing cells;
+};
+
+whole_run ours_whole(const fs::path& file, const fs::path& work) {
   const auto t0 = clock_type::now();
   auto result = kg::run_notebook(kg::notebook::read(file), {.kernel = "python3", .work_dir = work});
-  const double total = seconds_since(t0);
-  shape = shape_of(result);
-  return total;
+  whole_run w{.total = seconds_since(t0)};
+  w.shape = shape_of(result);
+  w.cells = timing_of(result.nb);
+  return w;
 }
 
 phases ours_phased(const fs::path& file, const fs::path& work) {
   phases p;
   const auto t0 = clock_type::now();
   auto nb = kg::notebook::read(file);
-  auto session = kg::kernel_session::start({.kernel = "python3", .work_dir = work});
+  auto session = kg::kernel_session::start({.kernel = nbclient_like_kernel, .work_dir = work});
   const auto t1 = clock_type::now();
+  const double cpu1 = cpu_seconds();
   auto result = kg::run_notebook(std::move(nb), kg::notebook_kernel{session.client(), [&session] { session.interrupt(); }},
                                  kg::notebook_run_options{});
   const auto t2 = clock_type::now();
+  p.execute_cpu = cpu_seconds() - cpu1;
   session.shutdown();
   const auto t3 = clock_type::now();
   using sec = std::chrono::duration<double>;
@@ -269,8 +319,8 @@ void append(std::vector<double>& to, const std::vector<double>& from) { to.inser
 std::vector<double> numbers(const json& list) { return list.get<std::vector<double>>(); }
 
 struct series {
-  std::vector<double> whole, start, execute, shutdown;
-  cell_timing cells;  // every cell of every counted round
+  std::vector<double> whole, phased_total, start, execute, shutdown, execute_cpu;
+  cell_timing whole_cells, cells;  // every cell of every counted round: whole runs, phased runs
 };
 
 }  // namespace
@@ -288,6 +338,7 @@ int main(int argc, char** argv) {
   const fs::path file = work / "bench.ipynb";
   int status = 0;
   try {
+    install_nbclient_like_kernelspec(work / "jupyter", nbclient_like_kernel);
     make_notebook(cells).write(file);
     std::cerr << "bench_notebook: " << cells << " cells, " << rounds << " rounds (+1 warm-up); load average "
               << load_average() << '\n';
@@ -297,18 +348,17 @@ int main(int argc, char** argv) {
     const json phased_request = {{"mode", "phased"}, {"path", file.string()}};
     for (int round = 0; round <= rounds; ++round) {
       const bool warm_up = round == 0;
-      double our_whole = 0;
-      run_shape our_shape;
-      json peer_whole;
       // Alternate who goes first.
+      whole_run our_whole;
+      json peer_whole;
       if (round % 2 == 0) {
-        our_whole = ours_whole(file, work, our_shape);
+        our_whole = ours_whole(file, work);
         peer_whole = peer.ask(whole_request);
       } else {
         peer_whole = peer.ask(whole_request);
-        our_whole = ours_whole(file, work, our_shape);
+        our_whole = ours_whole(file, work);
       }
-      check_same_work(our_shape, peer_shape(peer_whole));
+      check_same_work(our_whole.shape, peer_shape(peer_whole));
       phases our_phases;
       json peer_phases;
       if (round % 2 == 0) {
@@ -319,26 +369,37 @@ int main(int argc, char** argv) {
         peer_phases = peer.ask(phased_request);
       }
       check_same_work(our_phases.shape, peer_shape(peer_phases));
-      std::cerr << (warm_up ? "warm-up" : "round " + std::to_string(round)) << ": whole " << our_whole << " s vs "
+      std::cerr << (warm_up ? "warm-up" : "round " + std::to_string(round)) << ": whole " << our_whole.total << " s vs "
                 << peer_whole.at("total").get<double>() << " s; execute " << our_phases.execute << " s vs "
                 << peer_phases.at("execute").get<double>() << " s\n";
       if (warm_up) continue;
-      ours.whole.push_back(our_whole);
-      ours.start.push_back(our_phases.start);
-      ours.execute.push_back(our_phases.execute);
-      ours.shutdown.push_back(our_phases.shutdown);
+      ours.whole.push_back(our_whole.total);
       theirs.whole.push_back(peer_whole.at("total").get<double>());
+      append(ours.whole_cells.busy_ms, our_whole.cells.busy_ms);
+      append(theirs.whole_cells.busy_ms, numbers(peer_whole.at("busy_ms")));
+      ours.phased_total.push_back(our_phases.total);
+      theirs.phased_total.push_back(peer_phases.at("total").get<double>());
+      ours.start.push_back(our_phases.start);
       theirs.start.push_back(peer_phases.at("start").get<double>());
+      ours.execute.push_back(our_phases.execute);
       theirs.execute.push_back(peer_phases.at("execute").get<double>());
+      ours.shutdown.push_back(our_phases.shutdown);
       theirs.shutdown.push_back(peer_phases.at("shutdown").get<double>());
+      ours.execute_cpu.push_back(our_phases.execute_cpu);
+      theirs.execute_cpu.push_back(peer_phases.at("execute_cpu").get<double>());
       append(ours.cells.busy_ms, our_phases.cells.busy_ms);
       append(ours.cells.gap_ms, our_phases.cells.gap_ms);
       append(theirs.cells.busy_ms, numbers(peer_phases.at("busy_ms")));
       append(theirs.cells.gap_ms, numbers(peer_phases.at("gap_ms")));
     }
     const std::string prefix = "notebook_" + std::to_string(cells) + "_cells_";
+    // As shipped: run_notebook's kernel keeps SQLite history, nbclient's does not.
     print_median(prefix + "whole_run", ours.whole, theirs.whole, "s");
+    print_median("notebook_cell_kernel_busy_whole_run", ours.whole_cells.busy_ms, theirs.whole_cells.busy_ms, "ms");
+    // The same kernel command on both sides (nbclient's history argument).
+    print_median(prefix + "whole_run_same_kernel_args", ours.phased_total, theirs.phased_total, "s");
     print_median(prefix + "execute_on_started_kernel", ours.execute, theirs.execute, "s");
+    print_median(prefix + "execute_client_cpu", ours.execute_cpu, theirs.execute_cpu, "s");
     print_median(prefix + "kernel_start", ours.start, theirs.start, "s");
     print_median(prefix + "kernel_shutdown", ours.shutdown, theirs.shutdown, "s");
     // Where the execution time goes, per cell, on the kernel's clock.

@@ -5,11 +5,13 @@ line on stdout:
 
   {"mode": "whole", "path": P}
       nbformat.read(P) and NotebookClient(nb, kernel_name="python3").execute(): kernel start,
-      kernel_info, every cell, kernel shutdown. Answers {"total": s, "cells": n, "results": n, "stream_chars": n}.
+      kernel_info, every cell, kernel shutdown. Answers {"total": s, "cells": n, "results": n,
+      "stream_chars": n, "busy_ms": [...], "gap_ms": [...]} (see per_cell_timing).
   {"mode": "phased", "path": P}
       The same steps as NotebookClient.async_execute (nbclient 0.7.2), with clocks between them:
       "start" (entering async_setup_kernel: kernel started and ready), "execute" (kernel_info and
-      every cell), "shutdown" (leaving it). Answers those plus "total", "cells", "results",
+      every cell), "shutdown" (leaving it), and "execute_cpu", the CPU time this process used during
+      "execute". Answers those plus "total", "cells", "results",
       "stream_chars", and per-cell "busy_ms" and "gap_ms" lists (see per_cell_timing).
 
 Times are time.perf_counter() differences in seconds. Python start-up and the nbclient import are
@@ -18,6 +20,7 @@ outside every figure. The kernel runs in this process's working directory.
 usage: peer_notebook.py   (run with /usr/bin/python3, which has nbclient)
 """
 import json
+import resource
 import sys
 import time
 from datetime import datetime
@@ -39,6 +42,12 @@ def output_shape(nb) -> dict:
             elif output["output_type"] == "stream":
                 stream_chars += len(output["text"])
     return {"results": results, "stream_chars": stream_chars}
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process, all its threads (the kernel is another process)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def kernel_clock(stamp: str) -> float:
@@ -69,7 +78,7 @@ def run_whole(path: str) -> dict:
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, kernel_name="python3").execute()
     total = time.perf_counter() - start
-    return {"total": total, "cells": executed_cells(nb), **output_shape(nb)}
+    return {"total": total, "cells": executed_cells(nb), **output_shape(nb), **per_cell_timing(nb)}
 
 
 async def run_phased(path: str) -> dict:
@@ -79,6 +88,7 @@ async def run_phased(path: str) -> dict:
     client.reset_execution_trackers()
     async with client.async_setup_kernel():
         t1 = time.perf_counter()
+        cpu1 = cpu_seconds()
         # From here to t2: the body of NotebookClient.async_execute in nbclient 0.7.2.
         msg_id = await ensure_async(client.kc.kernel_info())
         info_msg = await client.async_wait_for_reply(msg_id)
@@ -88,8 +98,9 @@ async def run_phased(path: str) -> dict:
             await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
         client.set_widgets_metadata()
         t2 = time.perf_counter()
+        cpu2 = cpu_seconds()
     t3 = time.perf_counter()
-    return {"start": t1 - t0, "execute": t2 - t1, "shutdown": t3 - t2, "total": t3 - t0,
+    return {"start": t1 - t0, "execute": t2 - t1, "shutdown": t3 - t2, "total": t3 - t0, "execute_cpu": cpu2 - cpu1,
             "cells": executed_cells(nb), **output_shape(nb), **per_cell_timing(nb)}
 
 
