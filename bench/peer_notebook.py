@@ -20,6 +20,7 @@ outside every figure. The kernel runs in this process's working directory.
 usage: peer_notebook.py   (run with /usr/bin/python3, which has nbclient)
 """
 import json
+import os
 import resource
 import sys
 import time
@@ -105,6 +106,10 @@ async def run_phased(path: str) -> dict:
 
 
 def main() -> None:
+    # Answers go to the original stdout alone; fd 1 becomes stderr, so nothing a kernel started from
+    # here writes to its inherited stdout can mix with them.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     phased = run_sync(run_phased)
     for line in sys.stdin:
         request = json.loads(line)
@@ -114,7 +119,7 @@ def main() -> None:
             answer = phased(request["path"])
         else:
             raise SystemExit(f"peer_notebook.py: unknown mode {request['mode']!r}")
-        print(json.dumps(answer), flush=True)
+        print(json.dumps(answer), file=answers, flush=True)
 
 
 if __name__ == "__main__":
