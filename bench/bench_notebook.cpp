@@ -42,6 +42,7 @@
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kg = kernelgate;
@@ -96,7 +97,7 @@ kg::notebook make_notebook(int cells) {
               {{"kernelspec", {{"name", "python3"}, {"display_name", "Python 3"}, {"language", "python"}}}}},
              {"cells", json::array()}};
   nb["cells"].push_back(
-      {{"cell_type", "markdown"}, {"id", "intro"}, {"metadata", json::object()}, {"source", "# 200 small cells"}});
+      {{"cell_type", "markdown"}, {"id", "intro"}, {"metadata", json::object()}, {"source", "# " + std::to_string(cells) + " small cells"}});
   for (int i = 0; i < cells; ++i) {
     std::string source;
     switch (i % 4) {
