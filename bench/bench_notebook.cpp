@@ -1,0 +1,421 @@
+// One notebook of 200 small code cells executed by kernelgate's run_notebook and by nbclient 0.7.2
+// (bench/peer_notebook.py, a long-lived /usr/bin/python3 process that has imported nbclient), side
+// by side in one run. Both read the same .ipynb file and run their kernels in the same directory.
+// Rounds alternate which side goes first, so drift hits both alike.
+//
+// Two measurements per side and round:
+//  - whole: read the file, then the one-call API (run_notebook(nb, options) /
+//    NotebookClient(nb).execute()): kernel start, kernel_info, every cell, kernel shutdown;
+//  - phased: the same steps with clocks between them, giving the execution part alone (kernel
+//    already started and ready: kernel_info and the 200 cells) plus start and shutdown.
+//
+// nbclient starts IPython kernels with --HistoryManager.hist_file=:memory: (its ipython_hist_file
+// default), so its kernel keeps no SQLite history; run_notebook starts the plain kernelspec, whose
+// kernel writes every cell to ~/.ipython/.../history.sqlite from a second thread. The whole run
+// compares the two as shipped. The phased run gives kernelgate's session a kernelspec with nbclient's
+// argument added (written to a temporary JUPYTER_PATH entry), so that both sides drive the same
+// kernel command and the figures measure the clients.
+// Prints one JSON line per metric with medians (seconds); the machine's load average goes to stderr.
+//
+// usage: bench_notebook [ROUNDS=5] [CELLS=200]
+#include "kernelgate/error.hpp"
+#include "kernelgate/kernel/kernel_session.hpp"
+#include "kernelgate/kernel/kernelspec.hpp"
+#include "kernelgate/notebook/notebook.hpp"
+#include "kernelgate/notebook/notebook_runner.hpp"
+
+// The library's RAII child process (pipes, process group, reaping); the peer runs as one.
+#include "../src/detail/process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kg = kernelgate;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* python = "/usr/bin/python3";
+constexpr const char* peer_name = "nbclient 0.7.2";
+// One whole run of the peer, kernel start included, on a loaded machine; past this the peer is stuck.
+constexpr std::chrono::minutes peer_reply_limit{5};
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+double p99(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(v.size())))];
+}
+
+// User and system CPU time of this process, all its threads (the kernel is another process).
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// Deterministic small cells: an assignment, a print (stream output), an expression (execute_result)
+// and a two-line cell ending in an expression, in turn. A markdown cell on top, as notebooks have.
+kg::notebook make_notebook(int cells) {
+  json nb = {{"nbformat", 4},
+             {"nbformat_minor", 5},
+             {"metadata",
+              {{"kernelspec", {{"name", "python3"}, {"display_name", "Python 3"}, {"language", "python"}}}}},
+             {"cells", json::array()}};
+  nb["cells"].push_back(
+      {{"cell_type", "markdown"}, {"id", "intro"}, {"metadata", json::object()}, {"source", "# " + std::to_string(cells) + " small cells"}});
+  for (int i = 0; i < cells; ++i) {
+    std::string source;
+    switch (i % 4) {
+      case 0: source = "x = " + std::to_string(i); break;
+      case 1: source = "print('cell " + std::to_string(i) + ":', x * 2)"; break;
+      case 2: source = "x + " + std::to_string(i); break;
+      default: source = "y = [k * k for k in range(10)]\nsum(y) + x"; break;
+    }
+    nb["cells"].push_back({{"cell_type", "code"},
+                           {"id", "c" + std::to_string(i)},
+                           {"metadata", json::object()},
+                           {"execution_count", nullptr},
+                           {"outputs", json::array()},
+                           {"source", source}});
+  }
+  return kg::notebook::parse(nb.dump(), "generated benchmark notebook");
+}
+
+// What both sides must agree on, so that they did the same work. Stream text is compared by length,
+// not by output count: the kernel may split one print into several stream messages, which
+// run_notebook merges and nbclient 0.7.2 keeps apart.
+struct run_shape {
+  long cells = 0, results = 0, stream_chars = 0;
+  bool operator==(const run_shape&) const = default;
+};
+
+run_shape shape_of(const kg::notebook_run_result& r) {
+  if (!r.ok()) throw std::runtime_error("kernelgate run failed at cell " + std::to_string(r.failure->cell_index) + ": " +
+                                        r.failure->ename + ": " + r.failure->evalue);
+  run_shape s;
+  for (const auto& cell : r.nb.cells()) {
+    if (cell.at("cell_type") != "code") continue;
+    if (!cell.at("execution_count").is_null()) ++s.cells;
+    for (const auto& output : cell.at("outputs")) {
+      if (output.at("output_type") == "execute_result") ++s.results;
+      else if (output.at("output_type") == "stream")
+        s.stream_chars += static_cast<long>(output.at("text").get_ref<const std::string&>().size());
+    }
+  }
+  return s;
+}
+
+// A timing stamp (the kernel's header date, e.g. 2026-11-28T17:20:59.123456Z) as seconds since
+// midnight: only differences within one run are used.
+double kernel_clock(const std::string& stamp) {
+  const auto t = stamp.find('T');
+  if (t == std::string::npos || stamp.size() < t + 9) throw std::runtime_error("not an ISO 8601 time: " + stamp);
+  return std::stoi(stamp.substr(t + 1, 2)) * 3600.0 + std::stoi(stamp.substr(t + 4, 2)) * 60.0 + std::stod(stamp.substr(t + 7));
+}
+
+// From the kernel's own clock, per code cell in order (as peer_notebook.py's per_cell_timing):
+// busy = its busy to its idle status; gap = the idle of one cell to the busy of the next, which is
+// the client's turnaround (taking in the end of a cell, sending the next request, the kernel
+// receiving it).
+struct cell_timing {
+  std::vector<double> busy_ms, gap_ms;
+};
+
+cell_timing timing_of(const kg::notebook& nb) {
+  std::vector<std::pair<double, double>> spans;
+  for (const auto& cell : nb.cells()) {
+    if (cell.at("cell_type") != "code" || !cell.at("metadata").contains("execution")) continue;
+    const auto& execution = cell.at("metadata").at("execution");
+    if (!execution.contains("iopub.status.busy") || !execution.contains("iopub.status.idle")) continue;
+    spans.emplace_back(kernel_clock(execution.at("iopub.status.busy")), kernel_clock(execution.at("iopub.status.idle")));
+  }
+  cell_timing t;
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    t.busy_ms.push_back((spans[i].second - spans[i].first) * 1000);
+    if (i + 1 < spans.size()) t.gap_ms.push_back((spans[i + 1].first - spans[i].second) * 1000);
+  }
+  return t;
+}
+
+struct phases {
+  double start = 0, execute = 0, shutdown = 0, total = 0;
+  double execute_cpu = 0;  // this process's CPU time during `execute`
+  run_shape shape;
+  cell_timing cells;
+};
+
+// The python3 kernelspec with the argument nbclient adds for IPython kernels, as kernelspec `name`
+// under `jupyter_dir`/kernels, which goes first on JUPYTER_PATH (the peer inherits it; it uses
+// python3 itself).
+void install_nbclient_like_kernelspec(const fs::path& jupyter_dir, const std::string& name) {
+  const auto spec = kg::find_kernelspec("python3");
+  json argv = spec.argv;
+  argv.push_back("--HistoryManager.hist_file=:memory:");
+  const json kernel = {{"argv", argv},
+                       {"display_name", spec.display_name + " (history in memory)"},
+                       {"language", spec.language},
+                       {"interrupt_mode", kg::to_string(spec.interrupt)},
+                       {"env", spec.env},
+                       {"metadata", spec.metadata}};
+  fs::create_directories(jupyter_dir / "kernels" / name);
+  std::ofstream(jupyter_dir / "kernels" / name / "kernel.json") << kernel.dump(1) << '\n';
+  const char* old = std::getenv("JUPYTER_PATH");
+  const std::string path = jupyter_dir.string() + (old && *old ? ":" + std::string(old) : std::string());
+  if (setenv("JUPYTER_PATH", path.c_str(), 1) != 0) throw std::runtime_error("cannot set JUPYTER_PATH");
+  if (kg::find_kernelspec(name).argv.back() != argv.back()) throw std::runtime_error("the bench kernelspec is not found first");
+}
+
+constexpr const char* nbclient_like_kernel = "kernelgate-bench-python3";
+
+struct whole_run {
+  double total = 0;
+  run_shape shape;
+  cell_timing cells;
+};
+
+whole_run ours_whole(const fs::path& file, const fs::path& work) {
+  const auto t0 = clock_type::now();
+  auto result = kg::run_notebook(kg::notebook::read(file), {.kernel = "python3", .work_dir = work});
+  whole_run w{.total = seconds_since(t0)};
+  w.shape = shape_of(result);
+  w.cells = timing_of(result.nb);
+  return w;
+}
+
+phases ours_phased(const fs::path& file, const fs::path& work) {
+  phases p;
+  const auto t0 = clock_type::now();
+  auto nb = kg::notebook::read(file);
+  auto session = kg::kernel_session::start({.kernel = nbclient_like_kernel, .work_dir = work});
+  const auto t1 = clock_type::now();
+  const double cpu1 = cpu_seconds();
+  auto result = kg::run_notebook(std::move(nb), kg::notebook_kernel{session.client(), [&session] { session.interrupt(); }},
+                                 kg::notebook_run_options{});
+  const auto t2 = clock_type::now();
+  p.execute_cpu = cpu_seconds() - cpu1;
+  session.shutdown();
+  const auto t3 = clock_type::now();
+  using sec = std::chrono::duration<double>;
+  p.start = sec(t1 - t0).count();
+  p.execute = sec(t2 - t1).count();
+  p.shutdown = sec(t3 - t2).count();
+  p.total = sec(t3 - t0).count();
+  p.shape = shape_of(result);
+  p.cells = timing_of(result.nb);
+  return p;
+}
+
+// bench/peer_notebook.py as a child process: one JSON request line in, one JSON answer line out.
+class peer_process {
+ public:
+  peer_process(const fs::path& script, const fs::path& work)
+      : child_(kg::detail::child_process::spawn({.argv = {python, script.string()},
+                                                 .cwd = work,
+                                                 .in = kg::detail::stdio::pipe,
+                                                 .out = kg::detail::stdio::pipe,
+                                                 .err = kg::detail::stdio::inherit})) {}
+
+  json ask(const json& request) {
+    const std::string line = request.dump() + "\n";
+    for (std::size_t done = 0; done < line.size();) {
+      const ssize_t n = ::write(child_.stdin_fd(), line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("peer_notebook.py stopped reading its requests");
+      done += static_cast<std::size_t>(n);
+    }
+    const auto until = clock_type::now() + peer_reply_limit;
+    for (;;) {
+      if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        const auto answer = json::parse(buffer_.substr(0, nl));
+        buffer_.erase(0, nl + 1);
+        return answer;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now());
+      if (left.count() <= 0 || !kg::detail::wait_readable(child_.stdout_fd(), left))
+        throw std::runtime_error("peer_notebook.py gave no answer within 5 minutes");
+      char chunk[4096];
+      const ssize_t n = ::read(child_.stdout_fd(), chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("peer_notebook.py exited (see its traceback above)");
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  ~peer_process() {
+    child_.close_stdin();  // EOF ends its loop; the child_process destructor reaps (or kills) it
+    (void)child_.wait_for(std::chrono::seconds(10));
+  }
+  peer_process(const peer_process&) = delete;
+  peer_process& operator=(const peer_process&) = delete;
+
+ private:
+  kg::detail::child_process child_;
+  std::string buffer_;
+};
+
+run_shape peer_shape(const json& answer) {
+  return {.cells = answer.at("cells").get<long>(), .results = answer.at("results").get<long>(),
+          .stream_chars = answer.at("stream_chars").get<long>()};
+}
+
+std::string describe(const run_shape& s) {
+  return std::to_string(s.cells) + " cells, " + std::to_string(s.results) + " execute_results, " +
+         std::to_string(s.stream_chars) + " characters of stream text";
+}
+
+void check_same_work(const run_shape& ours, const run_shape& peer) {
+  if (ours == peer) return;
+  throw std::runtime_error("the two runs differ: kernelgate " + describe(ours) + "; nbclient " + describe(peer));
+}
+
+void print_metric(const std::string& metric, double ours, double peer, const std::string& unit, std::size_t samples) {
+  std::cout << json{{"metric", metric}, {"kernelgate", ours},         {"peer", peer},
+                    {"peer_name", peer_name}, {"ratio", peer > 0 ? ours / peer : 0.0}, {"unit", unit},
+                    {"samples", samples}}
+                   .dump()
+            << std::endl;
+}
+
+void print_median(const std::string& metric, const std::vector<double>& ours, const std::vector<double>& peer,
+                  const std::string& unit) {
+  print_metric(metric + "_median", median(ours), median(peer), unit, ours.size());
+}
+
+void append(std::vector<double>& to, const std::vector<double>& from) { to.insert(to.end(), from.begin(), from.end()); }
+
+std::vector<double> numbers(const json& list) { return list.get<std::vector<double>>(); }
+
+struct series {
+  std::vector<double> whole, phased_total, start, execute, shutdown, execute_cpu;
+  cell_timing whole_cells, cells;  // every cell of every counted round: whole runs, phased runs
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
+  const int cells = argc > 2 ? std::atoi(argv[2]) : 200;
+  if (rounds < 1 || cells < 4) {
+    std::cerr << "usage: bench_notebook [ROUNDS>=1] [CELLS>=4]\n";
+    return 2;
+  }
+  const fs::path script = fs::path(__FILE__).parent_path() / "peer_notebook.py";
+  const fs::path work = fs::temp_directory_path() / ("kernelgate-bench-notebook-" + std::to_string(getpid()));
+  fs::create_directories(work);
+  const fs::path file = work / "bench.ipynb";
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that died is reported by the failing write, not by a signal
+  int status = 0;
+  try {
+    install_nbclient_like_kernelspec(work / "jupyter", nbclient_like_kernel);
+    make_notebook(cells).write(file);
+    std::cerr << "bench_notebook: " << cells << " cells, " << rounds << " rounds (+1 warm-up); load average "
+              << load_average() << '\n';
+    peer_process peer(script, work);
+    series ours, theirs;
+    const json whole_request = {{"mode", "whole"}, {"path", file.string()}};
+    const json phased_request = {{"mode", "phased"}, {"path", file.string()}};
+    for (int round = 0; round <= rounds; ++round) {
+      const bool warm_up = round == 0;
+      // Alternate who goes first.
+      whole_run our_whole;
+      json peer_whole;
+      if (round % 2 == 0) {
+        our_whole = ours_whole(file, work);
+        peer_whole = peer.ask(whole_request);
+      } else {
+        peer_whole = peer.ask(whole_request);
+        our_whole = ours_whole(file, work);
+      }
+      check_same_work(our_whole.shape, peer_shape(peer_whole));
+      phases our_phases;
+      json peer_phases;
+      if (round % 2 == 0) {
+        peer_phases = peer.ask(phased_request);
+        our_phases = ours_phased(file, work);
+      } else {
+        our_phases = ours_phased(file, work);
+        peer_phases = peer.ask(phased_request);
+      }
+      check_same_work(our_phases.shape, peer_shape(peer_phases));
+      std::cerr << (warm_up ? "warm-up" : "round " + std::to_string(round)) << ": whole " << our_whole.total << " s vs "
+                << peer_whole.at("total").get<double>() << " s; execute " << our_phases.execute << " s vs "
+                << peer_phases.at("execute").get<double>() << " s\n";
+      if (warm_up) continue;
+      ours.whole.push_back(our_whole.total);
+      theirs.whole.push_back(peer_whole.at("total").get<double>());
+      append(ours.whole_cells.busy_ms, our_whole.cells.busy_ms);
+      append(theirs.whole_cells.busy_ms, numbers(peer_whole.at("busy_ms")));
+      ours.phased_total.push_back(our_phases.total);
+      theirs.phased_total.push_back(peer_phases.at("total").get<double>());
+      ours.start.push_back(our_phases.start);
+      theirs.start.push_back(peer_phases.at("start").get<double>());
+      ours.execute.push_back(our_phases.execute);
+      theirs.execute.push_back(peer_phases.at("execute").get<double>());
+      ours.shutdown.push_back(our_phases.shutdown);
+      theirs.shutdown.push_back(peer_phases.at("shutdown").get<double>());
+      ours.execute_cpu.push_back(our_phases.execute_cpu);
+      theirs.execute_cpu.push_back(peer_phases.at("execute_cpu").get<double>());
+      append(ours.cells.busy_ms, our_phases.cells.busy_ms);
+      append(ours.cells.gap_ms, our_phases.cells.gap_ms);
+      append(theirs.cells.busy_ms, numbers(peer_phases.at("busy_ms")));
+      append(theirs.cells.gap_ms, numbers(peer_phases.at("gap_ms")));
+    }
+    const std::string prefix = "notebook_" + std::to_string(cells) + "_cells_";
+    // As shipped: run_notebook's kernel keeps SQLite history, nbclient's does not.
+    print_median(prefix + "whole_run", ours.whole, theirs.whole, "s");
+    print_median("notebook_cell_kernel_busy_whole_run", ours.whole_cells.busy_ms, theirs.whole_cells.busy_ms, "ms");
+    // The same kernel command on both sides (nbclient's history argument).
+    print_median(prefix + "whole_run_same_kernel_args", ours.phased_total, theirs.phased_total, "s");
+    print_median(prefix + "execute_on_started_kernel", ours.execute, theirs.execute, "s");
+    print_median(prefix + "execute_client_cpu", ours.execute_cpu, theirs.execute_cpu, "s");
+    print_median(prefix + "kernel_start", ours.start, theirs.start, "s");
+    print_median(prefix + "kernel_shutdown", ours.shutdown, theirs.shutdown, "s");
+    // Where the execution time goes, per cell, on the kernel's clock.
+    print_median("notebook_cell_kernel_busy", ours.cells.busy_ms, theirs.cells.busy_ms, "ms");
+    print_median("notebook_cell_client_turnaround", ours.cells.gap_ms, theirs.cells.gap_ms, "ms");
+    print_metric("notebook_cell_client_turnaround_p99", p99(ours.cells.gap_ms), p99(theirs.cells.gap_ms), "ms",
+                 ours.cells.gap_ms.size());
+    std::cerr << "bench_notebook: load average at the end " << load_average() << '\n';
+  } catch (const std::exception& e) {
+    std::cerr << "bench_notebook: " << e.what() << '\n';
+    status = 1;
+  }
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return status;
+}
