@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,11 +24,11 @@ namespace {
 }  // namespace
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
-                           std::filesystem::perms permissions) {
+                           std::filesystem::perms permissions, durability when) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   unique_fd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
-  if (!fd) fail("cannot create a temporary file next to", path, errno);
+  if (!fd) fail("cannot write (no temporary file could be created next to it)", path, errno);
   const std::filesystem::path tmp = tmpl;
   auto discard = [&](const char* what) {
     const int err = errno;
@@ -46,9 +47,18 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
     left -= static_cast<std::size_t>(n);
   }
   if (::fchmod(fd.get(), static_cast<mode_t>(permissions)) != 0) discard("cannot set permissions of");
-  if (::fsync(fd.get()) != 0) discard("cannot flush");
+  if (when == durability::synced && ::fsync(fd.get()) != 0) discard("cannot flush");
   if (::close(fd.release()) != 0) discard("cannot close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) discard("cannot replace");
+}
+
+std::filesystem::path make_temp_work_dir(const std::string& label) {
+  const auto base = std::filesystem::temp_directory_path();
+  std::string templ = (base / ("kernelgate-" + label + "-XXXXXX")).string();
+  if (::mkdtemp(templ.data()) == nullptr)
+    throw error(errc::io_error, "cannot create a temporary work directory under " + base.string() + ": " +
+                                    std::strerror(errno) + " (set TMPDIR or pass work_dir)");
+  return templ;
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -1,5 +1,7 @@
 #include "exec/command_line.hpp"
 
+#include "detail/files.hpp"
+
 #include "detail/process.hpp"
 #include "kernelgate/error.hpp"
 
@@ -167,11 +169,12 @@ preparation prepare_block(const code_block& block, const std::filesystem::path& 
     }
     std::error_code ec;
     fs::create_directories(file.parent_path(), ec);
-    write_file_atomically(file, block.code);
+    write_file_atomically(file, block.code, default_file_permissions, durability::unsynced);
   } else {
     // The name is the content's hash: a file already there with that name and content is reused.
     file = root / ("tmp_code_" + sha256_hex(block.code) + "." + language->extension);
-    if (!file_has_content(file, block.code)) write_file_atomically(file, block.code);
+    if (!file_has_content(file, block.code))
+      write_file_atomically(file, block.code, default_file_permissions, durability::unsynced);
   }
   prepared_block p{*language, file, file.lexically_relative(root), interpreter->second};
   p.argv.push_back(p.relative_file.string());
@@ -191,38 +194,6 @@ std::string sha256_hex(std::string_view data) {
     out += hex[digest[i] & 0xF];
   }
   return out;
-}
-
-void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-  static std::atomic<unsigned long> counter{0};
-  const auto fail = [&](const std::string& what) {
-    throw error(errc::io_error, "cannot write " + path.string() + ": " + what +
-                                    " (check that the work directory exists and is writable)");
-  };
-  std::filesystem::path tmp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
-    tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                                std::to_string(counter.fetch_add(1)));
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno != EEXIST || attempt > 100)) fail(std::strerror(errno));
-  }
-  unique_fd owner(fd);
-  while (!content.empty()) {
-    const auto w = ::write(fd, content.data(), content.size());
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      const std::string why = std::strerror(errno);
-      ::unlink(tmp.c_str());
-      fail(why);
-    }
-    content.remove_prefix(static_cast<std::size_t>(w));
-  }
-  if (::close(owner.release()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    fail(why);
-  }
 }
 
 std::string timeout_note(std::chrono::milliseconds timeout) {

@@ -79,10 +79,6 @@ struct preparation {
 /// Lower-case hex SHA-256 of `data`.
 [[nodiscard]] std::string sha256_hex(std::string_view data);
 
-/// Writes `content` to `path` through a temporary file in the same directory and a rename.
-/// @throws kernelgate::error(errc::io_error) naming the path.
-void write_file_atomically(const std::filesystem::path& path, std::string_view content);
-
 /// The line that ends the output of a block stopped by its deadline (exit 124).
 [[nodiscard]] std::string timeout_note(std::chrono::milliseconds timeout);
 /// The line that ends the output of a run cancelled through its stop token (exit 130).

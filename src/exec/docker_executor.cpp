@@ -1,5 +1,7 @@
 #include "kernelgate/exec/docker_executor.hpp"
 
+#include "detail/files.hpp"
+
 #include "detail/process.hpp"
 #include "docker/block_runner.hpp"
 #include "docker/protocol.hpp"
@@ -140,12 +142,7 @@ class docker_executor final : public code_executor {
   void prepare_work_dir() {
     std::error_code ec;
     if (options_.work_dir.empty()) {
-      auto templ = (fs::temp_directory_path() / "kernelgate-docker-XXXXXX").string();
-      if (::mkdtemp(templ.data()) == nullptr) {
-        throw error(errc::io_error, "cannot create a temporary work directory in " +
-                                        fs::temp_directory_path().string() + ": " + std::strerror(errno));
-      }
-      work_dir_ = templ;
+      work_dir_ = detail::make_temp_work_dir("docker");
       owns_work_dir_ = true;
     } else {
       fs::create_directories(options_.work_dir, ec);

@@ -1,5 +1,6 @@
 #include "kernelgate/exec/gateway_executor.hpp"
 
+#include "detail/files.hpp"
 #include "exec/session_executor.hpp"
 #include "kernelgate/gateway/gateway_session.hpp"
 

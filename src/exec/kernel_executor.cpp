@@ -1,5 +1,6 @@
 #include "kernelgate/exec/kernel_executor.hpp"
 
+#include "detail/files.hpp"
 #include "exec/session_executor.hpp"
 #include "kernelgate/kernel/kernel_session.hpp"
 

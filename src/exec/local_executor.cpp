@@ -1,5 +1,7 @@
 #include "kernelgate/exec/local_executor.hpp"
 
+#include "detail/files.hpp"
+
 #include "detail/process.hpp"
 #include "exec/command_line.hpp"
 #include "kernelgate/error.hpp"
@@ -52,14 +54,6 @@ bool read_available(int fd, std::string_view name, detail::output_collector& out
   return true;
 }
 
-fs::path make_temp_work_dir() {
-  std::string templ = (fs::temp_directory_path() / "kernelgate-local-XXXXXX").string();
-  if (::mkdtemp(templ.data()) == nullptr)
-    throw error(errc::io_error, "cannot create a temporary work directory under " + fs::temp_directory_path().string() +
-                                    ": " + std::strerror(errno) + " (set TMPDIR or pass work_dir)");
-  return templ;
-}
-
 class local_executor final : public code_executor {
  public:
   // Owns a temporary directory and an eventfd: neither copyable nor movable (held by unique_ptr).
@@ -104,7 +98,7 @@ class local_executor final : public code_executor {
     env_.try_emplace("PYTHONUNBUFFERED", "1");
 
     if (options.work_dir.empty()) {
-      work_dir_ = make_temp_work_dir();
+      work_dir_ = detail::make_temp_work_dir("local");
       owns_work_dir_ = true;
     } else {
       std::error_code ec;

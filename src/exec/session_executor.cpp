@@ -216,12 +216,4 @@ std::unique_ptr<code_executor> make_session_executor(session_executor_config con
   return std::make_unique<session_executor>(std::move(config), start);
 }
 
-fs::path make_temp_work_dir(const std::string& label) {
-  std::string templ = (fs::temp_directory_path() / ("kernelgate-" + label + "-XXXXXX")).string();
-  if (::mkdtemp(templ.data()) == nullptr)
-    throw error(errc::io_error, "cannot create a temporary work directory under " + fs::temp_directory_path().string() +
-                                    ": " + std::strerror(errno) + " (set TMPDIR or pass work_dir)");
-  return templ;
-}
-
 }  // namespace kernelgate::detail

@@ -67,8 +67,6 @@ struct session_executor_config {
 [[nodiscard]] std::unique_ptr<code_executor> make_session_executor(
     session_executor_config config, const std::function<std::unique_ptr<executor_session>()>& start);
 
-/// A new directory under the system's temporary directory. @throws error(errc::io_error).
-[[nodiscard]] std::filesystem::path make_temp_work_dir(const std::string& label);
 
 }  // namespace kernelgate::detail
 

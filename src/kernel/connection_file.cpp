@@ -1,5 +1,7 @@
 #include "kernelgate/kernel/connection_file.hpp"
 
+#include "detail/files.hpp"
+
 #include "detail/process.hpp"
 #include "kernel/json_file.hpp"
 #include "kernelgate/error.hpp"
@@ -107,24 +109,9 @@ void write_connection_file(const std::filesystem::path& file, const connection_i
       {"kernel_name", info.kernel_name},
   };
   const std::string text = j.dump(1) + "\n";
-  const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-  const auto tmp = dir / ("." + file.filename().string() + "." + random_hex_id().substr(0, 8) + ".tmp");
-  const auto fail = [&](const std::string& what) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return error(errc::io_error, "cannot write connection file " + file.string() + ": " + what + ": " + why);
-  };
-  detail::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd) throw error(errc::io_error, "cannot write connection file " + file.string() + ": " + std::strerror(errno));
-  for (std::size_t done = 0; done < text.size();) {
-    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw fail("write failed");
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fchmod(fd.get(), 0600) != 0) throw fail("chmod failed");
-  if (::close(fd.release()) != 0) throw fail("close failed");
-  if (::rename(tmp.c_str(), file.c_str()) != 0) throw fail("rename failed");
+  // Owner-only: the file holds the key that signs every message.
+  detail::write_file_atomically(file, text, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                detail::durability::unsynced);
 }
 
 std::filesystem::path jupyter_runtime_dir() {

@@ -221,6 +221,7 @@ kernel_session kernel_session::start(kernel_start_options options) {
   auto p = std::make_unique<impl>();
   p->owned = true;
   p->spec = find_kernelspec(options.kernel);
+  p->spec.argv.insert(p->spec.argv.end(), options.extra_arguments.begin(), options.extra_arguments.end());
   p->name = p->spec.name;
   p->work_dir = absolute_dir(options.work_dir, "work directory");
   p->output_dir = options.output_dir ? absolute_dir(*options.output_dir, "output directory") : p->work_dir;

@@ -72,7 +72,9 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     }
     execute_request request;
     request.code = cell["source"].get<std::string>();
-    request.stop_on_error = !errors_allowed;
+    // One cell at a time means no queue for stop_on_error to abort; left on, ipykernel may abort the
+    // next cell when it arrives just after an interrupted (or failed but allowed) one.
+    request.stop_on_error = false;
     request.on_message = [&sink](const message& m) {
       std::lock_guard lk(sink.m);
       if (!sink.open) return;
@@ -127,6 +129,10 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
         failure->evalue = "timed out after " + std::to_string(options.cell_timeout->count()) + " ms" +
                           (failure->evalue.empty() ? "" : " (" + failure->evalue + ")");
       }
+    } else if (!failure && reply.status == reply_status::aborted) {
+      status = "error";
+      failure = cell_failure{.cell_index = index, .ename = "CellAborted",
+                             .evalue = "the kernel aborted the cell without running it"};
     } else if (!failure && reply.status == reply_status::error) {
       status = "error";
       if (!errors_allowed) failure = failure_from(index, reply);
@@ -151,8 +157,11 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
 notebook_run_result run_notebook(notebook nb, const notebook_run_options& options) {
   std::string name = options.kernel.empty() ? nb.kernel_name() : options.kernel;
   if (name.empty()) name = "python3";
-  auto session = kernel_session::start({.kernel = name, .work_dir = options.work_dir,
-                                        .startup_timeout = options.startup_timeout});
+  kernel_start_options start{.kernel = name, .work_dir = options.work_dir, .startup_timeout = options.startup_timeout};
+  // IPython kernels, named as jupyter_client recognises them.
+  if (!options.ipython_history_file.empty() && (name == "python" || name == "python2" || name == "python3"))
+    start.extra_arguments.push_back("--HistoryManager.hist_file=" + options.ipython_history_file);
+  auto session = kernel_session::start(std::move(start));
   auto result = run_notebook(std::move(nb), notebook_kernel{session.client(), [&session] { session.interrupt(); }},
                              options);
   session.shutdown();

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "detail/files.hpp"
 #include "exec/command_line.hpp"
 #include "kernelgate/error.hpp"
 #include "support.hpp"

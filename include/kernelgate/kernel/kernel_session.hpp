@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kernelgate {
 
@@ -26,6 +27,8 @@ struct kernel_start_options {
   std::filesystem::path work_dir;              ///< the kernel's cwd; empty: the current directory
   std::optional<std::filesystem::path> output_dir;  ///< where rich outputs go; default work_dir
   std::map<std::string, std::string> env;      ///< added to the current environment (then the spec's)
+  /// Appended to the kernelspec's command line (kept across restarts), e.g. IPython options.
+  std::vector<std::string> extra_arguments;
   std::chrono::milliseconds startup_timeout{60000};
   std::chrono::milliseconds heartbeat_interval{1000};
   /// Dropped frames, throwing handlers: see kernel_client_options::on_error.

@@ -51,6 +51,10 @@ struct notebook_run_options {
   /// Merges consecutive stream outputs of one name and applies \r and \b in them.
   bool coalesce_streams = true;
   std::chrono::milliseconds startup_timeout{60000};
+  /// Where an IPython kernel started for the run keeps its history. ":memory:" (nbclient's default)
+  /// keeps runs independent and fast — each cell would otherwise be written to the shared SQLite
+  /// history file; empty: the kernel's own setting.
+  std::string ipython_history_file = ":memory:";
   /// Progress callback, on the calling thread.
   std::function<void(const cell_event&)> on_cell;
   /// A stop request interrupts the running cell and ends the run (failure with `cancelled`).
