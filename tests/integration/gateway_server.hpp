@@ -8,6 +8,7 @@
 #include "kernelgate/error.hpp"
 #include "kernelgate/wire/message.hpp"
 #include "support.hpp"
+#include "unit/wire_support.hpp"  // error_from
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -36,18 +37,6 @@ struct gateway_server_options {
   std::filesystem::path certfile, keyfile;  ///< both set: HTTPS
   std::vector<std::string> extra_args;      ///< e.g. --ServerApp.iopub_data_rate_limit=0
 };
-
-/// The kernelgate::error that `fn` throws; fails the test when it throws none.
-template <class F>
-kernelgate::error error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const kernelgate::error& e) {
-    return e;
-  }
-  FAIL("expected a kernelgate::error");
-  return kernelgate::error(kernelgate::errc::invalid_argument, "unreachable");
-}
 
 /// True when Debian's jupyter-server can be started here.
 inline bool have_jupyter_server() {

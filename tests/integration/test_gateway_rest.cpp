@@ -33,11 +33,11 @@ TEST_CASE("the kernels API: specs, start, get, list, interrupt, restart, delete"
   CHECK(restarted.id == k.id);
 
   client.delete_kernel(k.id);
-  const auto gone = kgtest::error_of([&] { (void)client.kernel(k.id); });
+  const auto gone = kgtest::error_from([&] { (void)client.kernel(k.id); });
   CHECK(gone.condition() == kg::errc::http_status);
   CHECK(gone.http_status() == 404);
   CHECK(std::string(gone.what()).find(k.id) != std::string::npos);
-  const auto again = kgtest::error_of([&] { client.delete_kernel(k.id); });
+  const auto again = kgtest::error_from([&] { client.delete_kernel(k.id); });
   CHECK(again.http_status() == 404);
 }
 
@@ -45,7 +45,7 @@ TEST_CASE("a wrong token gives a clear 403 that does not reveal any token") {
   kgtest::gateway_server server;
   const std::string wrong = "wrong-" + kg::random_hex_id();
   kg::gateway_client client({.url = server.url(), .token = wrong});
-  const auto e = kgtest::error_of([&] { (void)client.kernelspecs(); });
+  const auto e = kgtest::error_from([&] { (void)client.kernelspecs(); });
   CHECK(e.condition() == kg::errc::http_status);
   CHECK(e.http_status() == 403);
   const std::string what = e.what();
@@ -63,7 +63,7 @@ TEST_CASE("a wrong token gives a clear 403 that does not reveal any token") {
 TEST_CASE("an unknown path prefix is a 404 that says so") {
   kgtest::gateway_server server;
   kg::gateway_client client({.url = server.url() + "/no/such/prefix", .token = server.token()});
-  const auto e = kgtest::error_of([&] { (void)client.kernelspecs(); });
+  const auto e = kgtest::error_from([&] { (void)client.kernelspecs(); });
   CHECK(e.http_status() == 404);
   CHECK(std::string(e.what()).find("/no/such/prefix/api/kernelspecs") != std::string::npos);
 }
@@ -76,7 +76,7 @@ TEST_CASE("nothing listening: a bounded number of attempts, then connection_fail
   }
   kg::gateway_client client(
       {.url = "http://127.0.0.1:" + std::to_string(port), .token = "t", .connect_retries = 2, .retry_backoff = 10ms});
-  const auto e = kgtest::error_of([&] { (void)client.api_info(); });
+  const auto e = kgtest::error_from([&] { (void)client.api_info(); });
   CHECK(e.condition() == kg::errc::connection_failed);
   CHECK(std::string(e.what()).find("3 attempts") != std::string::npos);
 }
@@ -90,20 +90,20 @@ TEST_CASE("HTTPS: verified against the test CA; a wrong CA or the system store f
   CHECK_FALSE(good.kernelspecs().specs.empty());
 
   kg::gateway_client wrong_ca({.url = server.url(), .token = server.token(), .ca_file = pki.other_ca_cert});
-  const auto e = kgtest::error_of([&] { (void)wrong_ca.kernelspecs(); });
+  const auto e = kgtest::error_from([&] { (void)wrong_ca.kernelspecs(); });
   CHECK(e.condition() == kg::errc::tls_error);
   const std::string what = e.what();
   CHECK(what.find("certificate") != std::string::npos);
   CHECK(what.find("--ca-file") != std::string::npos);
 
   kg::gateway_client system_store({.url = server.url(), .token = server.token()});
-  CHECK(kgtest::error_of([&] { (void)system_store.api_info(); }).condition() == kg::errc::tls_error);
+  CHECK(kgtest::error_from([&] { (void)system_store.api_info(); }).condition() == kg::errc::tls_error);
 
   // The certificate names 127.0.0.1 only: reaching the same server as "localhost" must fail.
   std::string by_name = server.url();
   by_name.replace(by_name.find("127.0.0.1"), 9, "localhost");
   kg::gateway_client wrong_name({.url = by_name, .token = server.token(), .ca_file = pki.ca_cert});
-  CHECK(kgtest::error_of([&] { (void)wrong_name.api_info(); }).condition() == kg::errc::tls_error);
+  CHECK(kgtest::error_from([&] { (void)wrong_name.api_info(); }).condition() == kg::errc::tls_error);
 
   kg::gateway_client insecure({.url = server.url(), .token = server.token(), .tls = kg::tls_verification::insecure});
   CHECK_FALSE(insecure.kernelspecs().specs.empty());
@@ -112,6 +112,6 @@ TEST_CASE("HTTPS: verified against the test CA; a wrong CA or the system store f
   std::string plain = server.url();
   plain.replace(0, 5, "http");
   kg::gateway_client wrong_scheme({.url = plain, .token = server.token(), .request_timeout = 10s});
-  const auto s = kgtest::error_of([&] { (void)wrong_scheme.api_info(); });
+  const auto s = kgtest::error_from([&] { (void)wrong_scheme.api_info(); });
   CHECK((s.condition() == kg::errc::connection_failed || s.condition() == kg::errc::http_status));
 }

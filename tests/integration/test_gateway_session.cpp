@@ -117,10 +117,10 @@ TEST_CASE("the server killed mid-execution: a clear error well within the deadli
   auto pending = s.client->execute_async({.code = "import time\ntime.sleep(60)"});
   std::this_thread::sleep_for(300ms);
   server.kill();
-  const auto e = kgtest::error_of([&] { (void)pending.wait(50s); });
+  const auto e = kgtest::error_from([&] { (void)pending.wait(50s); });
   CHECK(e.condition() == kg::errc::kernel_died);
   CHECK(std::string(e.what()).find("WebSocket") != std::string::npos);
-  CHECK(kgtest::error_of([&] { (void)s.client->execute("1", 5s); }).condition() == kg::errc::kernel_died);
+  CHECK(kgtest::error_from([&] { (void)s.client->execute("1", 5s); }).condition() == kg::errc::kernel_died);
 }
 
 TEST_CASE("the kernel deleted under the client: a clear error, not a hang") {
@@ -136,7 +136,7 @@ TEST_CASE("the kernel deleted under the client: a clear error, not a hang") {
   } catch (const kg::error& e) {
     CHECK(e.condition() == kg::errc::kernel_died);
   }
-  const auto e = kgtest::error_of([&] { (void)s.client->execute("1", 50s); });
+  const auto e = kgtest::error_from([&] { (void)s.client->execute("1", 50s); });
   CHECK(e.condition() == kg::errc::kernel_died);
   const std::string what = e.what();
   CHECK(what.find("404") != std::string::npos);
@@ -145,14 +145,14 @@ TEST_CASE("the kernel deleted under the client: a clear error, not a hang") {
 
 TEST_CASE("connecting to an unknown kernel or with a bad token fails at once with the status") {
   kgtest::gateway_server server;
-  const auto unknown = kgtest::error_of([&] {
+  const auto unknown = kgtest::error_from([&] {
     (void)kg::make_gateway_transport({.gateway = {.url = server.url(), .token = server.token()},
                                       .kernel_id = "00000000-0000-0000-0000-000000000000"});
   });
   CHECK(unknown.http_status() == 404);
   kg::gateway_client rest({.url = server.url(), .token = server.token()});
   const auto k = rest.start_kernel();
-  const auto forbidden = kgtest::error_of([&] {
+  const auto forbidden = kgtest::error_from([&] {
     (void)kg::make_gateway_transport({.gateway = {.url = server.url(), .token = "nope"}, .kernel_id = k.id});
   });
   CHECK((forbidden.http_status() == 403 || forbidden.http_status() == 401));
@@ -188,7 +188,7 @@ TEST_CASE("wss: the WebSocket over TLS verifies the server like REST does") {
     (void)client.wait_for_ready(60s);
     CHECK(stdout_of(client.execute("print('over tls')", 30s)) == "over tls\n");
   }
-  const auto e = kgtest::error_of([&] {
+  const auto e = kgtest::error_from([&] {
     (void)kg::make_gateway_transport(
         {.gateway = {.url = server.url(), .token = server.token(), .ca_file = pki.other_ca_cert}, .kernel_id = k.id});
   });

@@ -3,6 +3,7 @@
 #include "gateway/endpoint.hpp"
 #include "kernelgate/error.hpp"
 #include "support.hpp"
+#include "unit/wire_support.hpp"
 
 #include <cstdlib>
 
@@ -11,23 +12,8 @@ using kg::detail::parse_base_url;
 
 namespace {
 
-kg::errc condition_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const kg::error& e) {
-    return e.condition();
-  }
-  return kg::errc{};
-}
-
-std::string message_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const kg::error& e) {
-    return e.what();
-  }
-  return {};
-}
+kg::errc condition_of(auto&& fn) { return kgtest::error_from(fn).condition(); }
+std::string message_of(auto&& fn) { return kgtest::error_from(fn).what(); }
 
 }  // namespace
 
