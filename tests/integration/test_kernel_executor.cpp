@@ -1,4 +1,5 @@
 // The kernel executor (code_executor over a real ipykernel): AutoGen JupyterCodeExecutor semantics.
+// The timeout cases live in the shared conformance suite (test_kernel_conformance.cpp).
 
 #include "kernelgate/exec/kernel_executor.hpp"
 #include "kernelgate/exec/markdown.hpp"
@@ -61,36 +62,6 @@ TEST_CASE("an exception gives exit 1 with the traceback, and stops the run") {
   CHECK(r.output.find("ValueError: bad value") != std::string::npos);
   CHECK(r.output.find('\x1b') == std::string::npos);
   CHECK(r.output.find("\nb\n") == std::string::npos);
-}
-
-TEST_CASE("timeout: interrupt, partial output, exit 124 with a line; state survives") {
-  kgtest::require_ipykernel();
-  kgtest::temp_dir dir;
-  auto ex = kg::make_kernel_executor({.work_dir = dir.path(), .timeout = 2s});
-  (void)ex->execute({py("kept = 'yes'")});
-  auto r = ex->execute({py("import time\nprint('started', flush=True)\ntime.sleep(300)")});
-  CHECK(r.exit_code == 124);
-  CHECK(r.output.find("started\n") == 0);
-  CHECK(r.output.find("Timeout") != std::string::npos);
-  CHECK(r.output.find("state (variables, imports) is kept") != std::string::npos);
-  CHECK(r.output.find("KeyboardInterrupt") == std::string::npos);
-  auto after = ex->execute({py("print(kept)")});
-  CHECK(after.exit_code == 0);
-  CHECK(after.output == "yes\n");
-}
-
-TEST_CASE("timeout of code that ignores the interrupt restarts the kernel and says state was lost") {
-  kgtest::require_ipykernel();
-  kgtest::temp_dir dir;
-  auto ex = kg::make_kernel_executor({.work_dir = dir.path(), .timeout = 1500ms, .interrupt_grace = 1500ms});
-  (void)ex->execute({py("lost = 1")});
-  auto r = ex->execute({py("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                           "print('stubborn', flush=True)\nwhile True: time.sleep(0.05)")});
-  CHECK(r.exit_code == 124);
-  CHECK(r.output.find("stubborn") != std::string::npos);
-  CHECK(r.output.find("was lost") != std::string::npos);
-  auto after = ex->execute({py("print('lost' in globals())")});
-  CHECK(after.output == "False\n");
 }
 
 TEST_CASE("the seed example's savefig and inline images both end up in output_files") {
