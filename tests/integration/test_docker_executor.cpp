@@ -203,15 +203,14 @@ TEST_CASE("hardened defaults: no network, no capabilities, limits, init, owner l
   CHECK(labels.at("io.kernelgate.executor") == "docker");
   CHECK(labels.at("io.kernelgate.owner-pid") == std::to_string(::getpid()));
 
-  // No network inside: only the loopback interface, and outside addresses are unreachable.
+  // No network inside: the container's only interface is its own loopback, so there is no route
+  // anywhere (the test sends nothing anywhere to prove it).
   const auto r = run(*ex, "python",
                      "import socket\nprint(sorted(n for _, n in socket.if_nameindex()))\n"
-                     "s = socket.socket()\ns.settimeout(3)\ntry:\n    s.connect(('192.0.2.1', 80))\n"
-                     "    print('connected')\nexcept OSError as e:\n    print('blocked', e.errno)\n");
+                     "print(open('/proc/net/route').read().count('\\n') - 1, 'routes')\n");
   CHECK(r.exit_code == 0);
   CHECK(contains(r.output, "['lo']"));
-  CHECK(contains(r.output, "blocked"));
-  CHECK_FALSE(contains(r.output, "connected"));
+  CHECK(contains(r.output, "0 routes"));
 }
 
 TEST_CASE("a fork bomb is contained by the pids limit") {
@@ -219,7 +218,8 @@ TEST_CASE("a fork bomb is contained by the pids limit") {
   o.pids_limit = 64;
   auto ex = kg::make_docker_executor(o);
   kg::execute_options eo;
-  eo.timeout = 3s;
+  // Long enough for the bomb to reach the limit even on a loaded machine; it is killed at the end.
+  eo.timeout = 10s;
   const auto r = run(*ex, "bash", "bomb() { bomb | bomb & }; bomb; wait", eo);
   CHECK(contains(r.output, "Resource temporarily unavailable"));  // the limit was hit
   // The host still forks, the container still answers once the bomb is gone.
