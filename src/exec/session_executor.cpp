@@ -98,7 +98,16 @@ class session_executor final : public code_executor {
       if (!session_->owned())
         throw error(errc::kernel_died, "the attached kernel died and cannot be restarted by kernelgate; attach again "
                                        "once its owner has restarted it");
-      session_->restart();
+      // A gateway may still be auto-restarting the dead kernel and report that to the new
+      // connection as a restart: a few attempts, each bounded by the session's own deadlines.
+      for (int attempt = 1;; ++attempt) {
+        try {
+          session_->restart();
+          break;
+        } catch (const error& e) {
+          if (e.condition() != errc::kernel_died || attempt == 3) throw;
+        }
+      }
       needs_restart_ = false;
       out.note("The kernel had died and was restarted before this run; its earlier state (variables, imports) is lost.");
     }
