@@ -49,9 +49,12 @@ const std::error_category& error_category() noexcept {
 
 std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
-error::error(errc code, const std::string& message) : std::system_error(make_error_code(code), message) {}
+error::error(errc code, const std::string& message)
+    : std::system_error(make_error_code(code), message), message_(std::make_shared<const std::string>(message)) {}
 
 error::error(errc code, int http_status, const std::string& message)
-    : std::system_error(make_error_code(code), message), http_status_(http_status) {}
+    : std::system_error(make_error_code(code), message),
+      message_(std::make_shared<const std::string>(message)),
+      http_status_(http_status) {}
 
 }  // namespace kernelgate

@@ -1,6 +1,7 @@
 #ifndef KERNELGATE_ERROR_HPP
 #define KERNELGATE_ERROR_HPP
 
+#include <memory>
 #include <string>
 #include <system_error>
 
@@ -52,8 +53,12 @@ class error : public std::system_error {
   [[nodiscard]] errc condition() const noexcept { return static_cast<errc>(code().value()); }
   /// The HTTP status for errc::http_status errors, 0 otherwise.
   [[nodiscard]] int http_status() const noexcept { return http_status_; }
+  /// The message as given, without the ": <condition>" suffix std::system_error would add
+  /// (to_string(condition()) names the condition).
+  [[nodiscard]] const char* what() const noexcept override { return message_->c_str(); }
 
  private:
+  std::shared_ptr<const std::string> message_;  // shared: copying an exception must not throw
   int http_status_ = 0;
 };
 
