@@ -70,6 +70,19 @@ struct client_core : std::enable_shared_from_this<client_core> {
     }
   }
 
+  // Runs a handler the user supplied: what it throws is reported, never propagated (into the I/O
+  // thread or a wait). `which` names it in the report ("an output handler").
+  template <class F>
+  void call_handler(const char* which, F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      report(error(errc::invalid_argument, std::string(which) + " threw: " + e.what()));
+    } catch (...) {
+      report(error(errc::invalid_argument, std::string(which) + " threw a non-standard exception"));
+    }
+  }
+
   // Fails every pending request and forgets them.
   void fail_all(errc code, const std::string& why) {
     std::unordered_map<std::string, std::shared_ptr<execute_state>> victims;
@@ -113,14 +126,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
       if (st.abandoned) return;
       hook = st.on_message;
     }
-    if (!hook) return;
-    try {
-      hook(msg);
-    } catch (const std::exception& e) {
-      report(error(errc::invalid_argument, std::string("a message handler threw: ") + e.what()));
-    } catch (...) {
-      report(error(errc::invalid_argument, "a message handler threw a non-standard exception"));
-    }
+    if (hook) call_handler("a message handler", [&] { hook(msg); });
   }
 
   void on_message(message msg) {
@@ -149,6 +155,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
     {
       std::lock_guard lk(st->m);
       if (!st->reply) st->reply = std::move(msg);
+      st->cv.notify_all();  // wait_for_reply() needs no idle
     }
     finish_if_done(st);
   }
@@ -159,13 +166,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
       ++iopub_seen;
     }
     iopub_cv.notify_all();
-    if (options.on_iopub) {
-      try {
-        options.on_iopub(msg);
-      } catch (const std::exception& e) {
-        report(error(errc::invalid_argument, std::string("the IOPub handler threw: ") + e.what()));
-      }
-    }
+    if (options.on_iopub) call_handler("the IOPub handler", [&] { options.on_iopub(msg); });
     auto st = find(msg.parent_msg_id());
     if (!st) return;
     notify_message(*st, msg);
@@ -197,15 +198,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
         report(e);
       }
     }
-    if (handler) {
-      try {
-        handler(*out);
-      } catch (const std::exception& e) {
-        report(error(errc::invalid_argument, std::string("an output handler threw: ") + e.what()));
-      } catch (...) {
-        report(error(errc::invalid_argument, "an output handler threw a non-standard exception"));
-      }
-    }
+    if (handler) call_handler("an output handler", [&] { handler(*out); });
     std::lock_guard lk(st->m);
     st->files.insert(st->files.end(), out->files.begin(), out->files.end());
     st->outputs.push_back(std::move(*out));
@@ -277,12 +270,14 @@ struct client_core : std::enable_shared_from_this<client_core> {
 
 namespace {
 
-// Waits for a state to finish; answers input requests on this thread. True when finished.
-bool wait_state(const std::shared_ptr<execute_state>& st, deadline until) {
+// Waits for a state to finish (or, with reply_suffices, for its reply); answers input requests on
+// this thread. True when finished (or replied).
+bool wait_state(const std::shared_ptr<execute_state>& st, deadline until, bool reply_suffices = false) {
   std::unique_lock lk(st->m);
+  const auto reached = [&] { return st->finished_locked() || (reply_suffices && st->reply); };
   for (;;) {
     if (st->failure) throw error(st->failure->first, st->failure->second);
-    if (st->finished_locked()) return true;
+    if (reached()) return true;
     if (st->abandoned) throw error(errc::cancelled, "the request " + st->msg_type + " was abandoned");
     if (!st->input_requests.empty()) {
       message req = std::move(st->input_requests.front());
@@ -294,30 +289,29 @@ bool wait_state(const std::shared_ptr<execute_state>& st, deadline until) {
         prompt.prompt = req.content.value("prompt", "");
         prompt.password = req.content.value("password", false);
       }
-      std::string answer;
-      auto core = st->core.lock();
-      try {
-        answer = handler(prompt);
-      } catch (const std::exception& e) {
-        if (core) core->report(error(errc::invalid_argument, std::string("the input handler threw: ") + e.what()));
-      } catch (...) {
-        if (core) core->report(error(errc::invalid_argument, "the input handler threw a non-standard exception"));
+      if (auto core = st->core.lock()) {  // else the client is closed: nobody to answer to
+        std::string answer;
+        core->call_handler("the input handler", [&] { answer = handler(prompt); });
+        core->send_input_reply(req, answer);
       }
-      if (core) core->send_input_reply(req, answer);
       lk.lock();
       continue;
     }
-    if (st->cv.wait_until(lk, until.at()) == std::cv_status::timeout && !st->finished_locked() && !st->failure &&
+    if (st->cv.wait_until(lk, until.at()) == std::cv_status::timeout && !reached() && !st->failure &&
         st->input_requests.empty())
       return false;
   }
 }
 
+reply_status status_of(const nlohmann::json& content) {
+  const std::string status = content.is_object() ? content.value("status", "ok") : "ok";
+  return status == "error" ? reply_status::error : status == "aborted" ? reply_status::aborted : reply_status::ok;
+}
+
 void fill_reply_base(reply_base& r, const nlohmann::json& content) {
   if (!content.is_object()) return;
   r.content = content;
-  const std::string status = content.value("status", "ok");
-  r.status = status == "error" ? reply_status::error : status == "aborted" ? reply_status::aborted : reply_status::ok;
+  r.status = status_of(content);
   if (r.status == reply_status::error) {
     r.ename = content.value("ename", "");
     r.evalue = content.value("evalue", "");
@@ -371,6 +365,12 @@ int json_int(const nlohmann::json& obj, const char* key) {
 const std::string& pending_execute::msg_id() const noexcept { return state_->msg_id; }
 
 bool pending_execute::wait(deadline until) { return detail::wait_state(state_, until); }
+
+std::optional<reply_status> pending_execute::wait_for_reply(deadline until) {
+  if (!detail::wait_state(state_, until, true)) return std::nullopt;
+  std::lock_guard lk(state_->m);
+  return detail::status_of(state_->reply->content);
+}
 
 bool pending_execute::done() const {
   std::lock_guard lk(state_->m);
