@@ -32,28 +32,66 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   inject_parameters(nb, options.parameters);
 
   // nbclient records the kernel's language_info in the notebook.
-  const auto info = kernel.client.kernel_info(std::chrono::seconds(30));
+  const kernel_info_reply info = kernel.info ? *kernel.info : kernel.client.kernel_info(std::chrono::seconds(30));
   if (info.content.contains("language_info") && info.content["language_info"].is_object())
     nb.metadata()["language_info"] = info.content["language_info"];
 
   auto& cells = nb.cells();
   std::size_t total = 0;
   for (const auto& cell : cells) total += runs(cell) ? 1 : 0;
+  const auto next_runnable = [&cells](std::size_t from) {
+    while (from < cells.size() && !runs(cells[from])) ++from;
+    return from;
+  };
 
-  // Messages arrive on the transport's thread; `sink` guards the outputs they are written into, and
-  // `open` turns away messages of a request abandoned after an ignored interrupt.
+  // The next cell is sent as soon as the current one's execute_reply says the run goes on, while
+  // the current one's last output and idle are still on their way: the kernel never waits for the
+  // round trip, yet only runs a cell once the one before it has finished, as nbclient's one-at-a-time
+  // order does. Messages arrive on the transport's thread; `sink` writes those of the active cell
+  // into the notebook, holds back those of the cell sent ahead until it becomes active, and drops
+  // the rest (a request abandoned after an ignored interrupt).
   struct guarded_outputs {
     std::mutex m;
-    bool open = false;
+    std::optional<std::size_t> active, ahead;
+    std::vector<message> held;
     detail::notebook_outputs outputs;
+    void deliver(const message& m) {
+      if (m.chan == channel::iopub) outputs.on_iopub(m);
+      else if (m.msg_type() == "execute_reply") outputs.on_reply(m);
+    }
   } sink{.outputs = detail::notebook_outputs(options.coalesce_streams, options.record_timing)};
+
+  struct in_flight {
+    std::size_t index = 0;
+    std::size_t number = 0;
+    pending_execute pending;
+    clock_type::time_point started;
+    deadline until;
+  };
+  const auto send = [&](std::size_t index, std::size_t number) {
+    execute_request request;
+    request.code = cells[index]["source"].get<std::string>();
+    // One cell at a time means no queue for stop_on_error to abort; left on, ipykernel may abort the
+    // next cell when it arrives just after an interrupted (or failed but allowed) one.
+    request.stop_on_error = false;
+    request.on_message = [&sink, index](const message& m) {
+      std::lock_guard lk(sink.m);
+      if (sink.active == index) sink.deliver(m);
+      else if (sink.ahead == index) sink.held.push_back(m);
+    };
+    const auto started = clock_type::now();
+    auto pending = kernel.client.execute_async(std::move(request));
+    return in_flight{.index = index, .number = number, .pending = std::move(pending), .started = started,
+                     .until = options.cell_timeout ? deadline(*options.cell_timeout)
+                                                   : deadline(std::chrono::hours(24 * 365))};
+  };
+
   std::size_t executed = 0;
   std::optional<cell_failure> run_failure;
-  std::size_t number = 0;
-  for (std::size_t index = 0; index < cells.size(); ++index) {
+  std::optional<in_flight> ahead;
+  for (std::size_t index = next_runnable(0), number = 0; index < cells.size(); index = next_runnable(index + 1)) {
     auto& cell = cells[index];
-    if (!runs(cell)) continue;
-    if (options.stop.stop_requested()) {
+    if (!ahead && options.stop.stop_requested()) {
       run_failure = cell_failure{.cell_index = index, .ename = "Cancelled", .evalue = "the run was stopped",
                                  .cancelled = true};
       break;
@@ -63,42 +101,54 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
       options.on_cell({.when = cell_event::phase::started, .cell_index = index, .code_number = number,
                        .code_total = total});
     const bool errors_allowed = options.allow_errors || cell_has_tag(cell, "raises-exception");
-    const auto started = clock_type::now();
-
-    {
-      std::lock_guard lk(sink.m);
-      sink.outputs.begin_cell(cells, index);
-      sink.open = true;
-    }
-    execute_request request;
-    request.code = cell["source"].get<std::string>();
-    // One cell at a time means no queue for stop_on_error to abort; left on, ipykernel may abort the
-    // next cell when it arrives just after an interrupted (or failed but allowed) one.
-    request.stop_on_error = false;
-    request.on_message = [&sink](const message& m) {
-      std::lock_guard lk(sink.m);
-      if (!sink.open) return;
-      if (m.chan == channel::iopub) sink.outputs.on_iopub(m);
-      else if (m.msg_type() == "execute_reply") sink.outputs.on_reply(m);
-    };
 
     std::optional<cell_failure> failure;
     bool timed_out = false;
     execute_reply reply;
+    std::optional<in_flight> current;
     try {
       // A stop request interrupts the cell; it then ends like any interrupted cell.
       std::stop_callback on_stop(options.stop, [&kernel] { kernel.interrupt(); });
-      auto pending = kernel.client.execute_async(std::move(request));
-      const deadline until = options.cell_timeout ? deadline(*options.cell_timeout)
-                                                  : deadline(std::chrono::hours(24 * 365));
-      if (!pending.wait(until)) {
+      {
+        std::lock_guard lk(sink.m);
+        sink.outputs.begin_cell(cells, index);
+        sink.active = index;
+        sink.ahead.reset();
+        for (const auto& m : sink.held) sink.deliver(m);
+        sink.held.clear();
+      }
+      if (ahead) {
+        current = std::move(ahead);
+        ahead.reset();
+      } else {
+        current = send(index, number);
+      }
+      auto& pending = current->pending;
+      const auto replied = pending.wait_for_reply(current->until);
+      const std::size_t following = next_runnable(index + 1);
+      if (replied && following < cells.size() && !options.stop.stop_requested() &&
+          (*replied == reply_status::ok || (*replied == reply_status::error && errors_allowed))) {
+        {
+          std::lock_guard lk(sink.m);
+          sink.ahead = following;
+        }
+        ahead = send(following, number + 1);
+      }
+      if (!pending.wait(current->until)) {
         timed_out = true;
-        kernel.interrupt();
-        if (!pending.wait(options.interrupt_grace)) {
-          pending.abandon();
+        if (ahead) {
+          // Replied but no idle: the code is not running, the next cell is; nothing to interrupt.
           failure = cell_failure{.cell_index = index, .ename = "CellTimeoutError",
-                                 .evalue = "the cell did not finish within its timeout and ignored the interrupt",
+                                 .evalue = "the kernel replied but did not report the cell finished within its timeout",
                                  .timed_out = true};
+        } else {
+          kernel.interrupt();
+          if (!pending.wait(options.interrupt_grace)) {
+            pending.abandon();
+            failure = cell_failure{.cell_index = index, .ename = "CellTimeoutError",
+                                   .evalue = "the cell did not finish within its timeout and ignored the interrupt",
+                                   .timed_out = true};
+          }
         }
       }
       reply = pending.result();
@@ -108,7 +158,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     }
     {
       std::lock_guard lk(sink.m);
-      sink.open = false;
+      sink.active.reset();
       sink.outputs.end_cell();
       // nbclient numbers executed code cells itself: the kernel's counter is not used.
       cell["execution_count"] = static_cast<int>(number);
@@ -142,15 +192,23 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     if (options.on_cell)
       options.on_cell({.when = cell_event::phase::finished, .cell_index = index, .code_number = number,
                        .code_total = total,
-                       .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - started),
+                       .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() -
+                                                                                         current->started),
                        .status = status});
     if (failure) {
       run_failure = std::move(failure);
       break;
     }
   }
+  if (ahead) {
+    // The run ended while the next cell was already sent (stopped, or its predecessor never reported
+    // idle): stop it, and leave its notebook cell as it was.
+    kernel.interrupt();
+    ahead->pending.abandon();
+  }
   std::lock_guard lk(sink.m);
-  sink.open = false;
+  sink.active.reset();
+  sink.ahead.reset();
   return {.nb = std::move(nb), .cells_executed = executed, .failure = std::move(run_failure)};
 }
 
@@ -162,7 +220,10 @@ notebook_run_result run_notebook(notebook nb, const notebook_run_options& option
   if (!options.ipython_history_file.empty() && (name == "python" || name == "python2" || name == "python3"))
     start.extra_arguments.push_back("--HistoryManager.hist_file=" + options.ipython_history_file);
   auto session = kernel_session::start(std::move(start));
-  auto result = run_notebook(std::move(nb), notebook_kernel{session.client(), [&session] { session.interrupt(); }},
+  auto result = run_notebook(std::move(nb),
+                             notebook_kernel{.client = session.client(),
+                                             .interrupt = [&session] { session.interrupt(); },
+                                             .info = &session.info()},
                              options);
   session.shutdown();
   return result;

@@ -2,7 +2,9 @@
 
 usage: nbclient_run.py IN OUT [--allow-errors] [--timeout S]
 Writes the executed notebook to OUT even when a cell fails; exits 1 on a cell error, 0 otherwise.
+The kernel runs in IN's directory, as `jupyter nbconvert --execute` runs it.
 """
+import os
 import sys
 
 import nbclient
@@ -17,7 +19,8 @@ def main(argv):
     if "--timeout" in argv:
         timeout = float(argv[argv.index("--timeout") + 1])
     nb = nbformat.read(src, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=timeout, allow_errors=allow_errors, kernel_name="python3")
+    client = nbclient.NotebookClient(nb, timeout=timeout, allow_errors=allow_errors, kernel_name="python3",
+                                     resources={"metadata": {"path": os.path.dirname(os.path.abspath(src))}})
     status = 0
     try:
         client.execute()

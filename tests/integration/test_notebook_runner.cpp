@@ -7,6 +7,7 @@
 #include "support.hpp"
 
 #include <regex>
+#include <thread>
 
 namespace kg = kernelgate;
 namespace fs = std::filesystem;
@@ -106,7 +107,9 @@ TEST_CASE("every notebook in notebooks/ runs like nbclient runs it") {
     const auto ours = dir.path() / "kernelgate.ipynb";
     result.nb.write(ours);
     validate_with_nbformat(ours);
-    const auto theirs = run_with_nbclient(input, dir.path() / "nbclient.ipynb");
+    // nbclient's kernel runs in its input's directory: a copy in the scratch directory, as ours.
+    fs::copy_file(input, dir.path() / name);
+    const auto theirs = run_with_nbclient(dir.path() / name, dir.path() / "nbclient.ipynb");
     compare(result.nb, theirs);
     CHECK(kgtest::read_file(input) == original);  // the input is never modified
   }
@@ -137,7 +140,8 @@ TEST_CASE("an unexpected error stops the run with a report; allow_errors goes on
   kgtest::write_file(path, R"nb({"cells": [
     {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "x = 1"},
     {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "1 / 0"},
-    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "print(x + 1)"}],
+    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [],
+     "source": "open('third-ran', 'w').close()\nprint(x + 1)"}],
     "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
     "nbformat": 4, "nbformat_minor": 4})nb");
 
@@ -147,6 +151,7 @@ TEST_CASE("an unexpected error stops the run with a report; allow_errors goes on
   CHECK(stopped.failure->ename == "ZeroDivisionError");
   CHECK(stopped.cells_executed == 2);
   CHECK(stopped.nb.cells()[2]["outputs"].empty());
+  CHECK_FALSE(fs::exists(dir.path() / "third-ran"));  // not even started in the kernel
   CHECK(stopped.nb.cells()[1]["outputs"][0]["output_type"] == "error");
   const auto theirs = run_with_nbclient(path, dir.path() / "theirs.ipynb");
   compare(stopped.nb, theirs);
@@ -156,6 +161,60 @@ TEST_CASE("an unexpected error stops the run with a report; allow_errors goes on
   CHECK(allowed.cells_executed == 3);
   CHECK(allowed.nb.cells()[2]["outputs"][0]["text"] == "2\n");
   compare(allowed.nb, run_with_nbclient(path, dir.path() / "theirs-allowed.ipynb", true));
+}
+
+TEST_CASE("with the next cell sent on each reply, every output lands in its own cell, in order") {
+  require_jupyter();
+  kgtest::temp_dir dir;
+  json cells = json::array();
+  for (int i = 0; i < 60; ++i) {
+    std::string source;
+    switch (i % 3) {
+      case 0: source = "print('stdout', " + std::to_string(i) + ")"; break;
+      case 1: source = "import sys; print('stderr', " + std::to_string(i) + ", file=sys.stderr)\n" + std::to_string(i); break;
+      default: source = "from IPython.display import display; display(" + std::to_string(i) + ")"; break;
+    }
+    cells.push_back({{"cell_type", "code"}, {"execution_count", nullptr}, {"metadata", json::object()},
+                     {"outputs", json::array()}, {"source", source}});
+  }
+  const auto path = dir.path() / "many.ipynb";
+  kgtest::write_file(path, json{{"cells", cells}, {"metadata", json::object()}, {"nbformat", 4}, {"nbformat_minor", 4}}.dump());
+  std::string events;
+  auto result = kg::run_notebook(kg::notebook::read(path),
+                                 {.work_dir = dir.path(), .on_cell = [&](const kg::cell_event& e) {
+                                    events += (e.when == kg::cell_event::phase::started ? "s" : "f") +
+                                              std::to_string(e.cell_index) + " ";
+                                    // A slow progress callback: the next cell, already sent, runs to
+                                    // its end before it becomes the active one, so its messages must
+                                    // be held back and replayed into the right cell.
+                                    if (e.when == kg::cell_event::phase::finished && e.cell_index % 2 == 0)
+                                      std::this_thread::sleep_for(30ms);
+                                  }});
+  REQUIRE(result.ok());
+  std::string expected_events;
+  for (int i = 0; i < 60; ++i) {
+    const auto& outputs = result.nb.cells()[i]["outputs"];
+    INFO("cell " << i << ": " << outputs.dump());
+    CHECK(result.nb.cells()[i]["execution_count"] == i + 1);
+    const auto n = std::to_string(i);
+    switch (i % 3) {
+      case 0:
+        REQUIRE(outputs.size() == 1);
+        CHECK(outputs[0]["text"] == "stdout " + n + "\n");
+        break;
+      case 1:
+        REQUIRE(outputs.size() == 2);
+        CHECK(outputs[0]["text"] == "stderr " + n + "\n");
+        CHECK(outputs[1]["data"]["text/plain"] == n);
+        CHECK(outputs[1]["execution_count"] == i + 1);
+        break;
+      default:
+        REQUIRE(outputs.size() == 1);
+        CHECK(outputs[0]["data"]["text/plain"] == n);
+    }
+    expected_events += "s" + n + " f" + n + " ";
+  }
+  CHECK(events == expected_events);  // progress reports one cell at a time
 }
 
 TEST_CASE("a cell past its timeout is interrupted; the run stops or goes on as asked") {

@@ -82,6 +82,9 @@ struct notebook_run_result {
 struct notebook_kernel {
   kernel_client& client;
   std::function<void()> interrupt;
+  /// The kernel's kernel_info_reply when the caller already has one (saves a round trip); null:
+  /// the runner asks for it.
+  const kernel_info_reply* info = nullptr;
 };
 
 /// Runs every code cell of `nb` in order in a fresh kernel over ZeroMQ, shut down afterwards.
