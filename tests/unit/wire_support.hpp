@@ -37,6 +37,29 @@ std::string error_name(F&& f, std::string* what = nullptr) {
   return "no error";
 }
 
+/// What a decoder made of randomly mutated input: each attempt either decodes or is refused with
+/// errc::malformed_message; anything else (another condition, another exception, a crash) fails.
+struct decode_tally {
+  int decoded = 0;
+  int refused = 0;
+
+  template <class F>
+  void attempt(F&& decode) {
+    try {
+      decode();
+      ++decoded;
+    } catch (const kernelgate::error& e) {
+      CHECK(e.condition() == kernelgate::errc::malformed_message);
+      ++refused;
+    }
+  }
+  /// Both outcomes occurred: the mutations reached past the decoder's first check.
+  void check_both_seen() const {
+    CHECK(decoded > 0);
+    CHECK(refused > 0);
+  }
+};
+
 /// Checks that two messages have the same parts, buffers and channel.
 inline void check_same_message(const kernelgate::message& got, const kernelgate::message& want) {
   CHECK(got.header == want.header);
