@@ -43,6 +43,7 @@ int notebook_run(const options& opts) {
   ro.cell_timeout = opts.timeout;
   ro.on_timeout = opts.keep_going ? cell_timeout_action::interrupt_and_continue : cell_timeout_action::stop;
   ro.allow_errors = opts.allow_errors;
+  ro.record_papermill_metadata = opts.papermill_metadata;
   for (const auto& [name, value] : opts.parameters) ro.parameters.emplace_back(name, parse_parameter_value(value));
   ro.stop = interrupts.token();
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
@@ -78,6 +79,11 @@ int notebook_run(const options& opts) {
     std::cerr << "kernelgate: stopped after " << result.cells_executed << " cells; " << output.string()
               << " was not written\n";
     return 130;
+  }
+  if (opts.papermill_metadata) {
+    auto& pm = result.nb.metadata()["papermill"];
+    pm["input_path"] = input.string();
+    pm["output_path"] = output.string();
   }
   result.nb.write(output);
   if (!result.failure) {

@@ -119,6 +119,10 @@ options parse(const std::vector<std::string>& args) {
       flag();
       if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
       o.keep_going = true;
+    } else if (arg == "--papermill-metadata") {
+      flag();
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      o.papermill_metadata = true;
     } else if (arg == "--json") {
       flag();
       o.json = true;
@@ -210,6 +214,8 @@ notebook run options:
                      numbers, True/False and None are typed, anything else is a string)
   --allow-errors     a cell error does not stop the run
   --keep-going       a cell past --timeout is interrupted and the run goes on
+  --papermill-metadata  record papermill's metadata.papermill on the notebook and every cell
+                     (times, duration, status, exception; input and output paths)
   -k NAME            the kernel (default: the notebook's kernelspec, else python3); with
                      --gateway URL the notebook runs in a kernel of that server
 

@@ -44,6 +44,7 @@ struct options {
   std::vector<std::pair<std::string, std::string>> parameters;  ///< notebook run: -p NAME VALUE
   bool allow_errors = false;             ///< notebook run: --allow-errors
   bool keep_going = false;               ///< notebook run: --keep-going (after a cell timeout)
+  bool papermill_metadata = false;       ///< notebook run: --papermill-metadata
   std::filesystem::path work_dir;        ///< --work-dir; empty: a temporary directory
   std::optional<std::chrono::milliseconds> timeout;  ///< --timeout SECONDS, per block
   bool json = false;                     ///< --json

@@ -2,6 +2,7 @@
 
 #include "kernelgate/error.hpp"
 #include "kernelgate/kernel/kernel_session.hpp"
+#include "kernelgate/wire/message.hpp"
 #include "notebook/cell_outputs.hpp"
 
 #include <algorithm>
@@ -26,6 +27,31 @@ cell_failure failure_from(std::size_t index, const execute_reply& reply) {
   return {.cell_index = index, .ename = reply.ename, .evalue = reply.evalue, .traceback = reply.traceback};
 }
 
+double seconds_between(clock_type::time_point from, clock_type::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+// papermill's record of a run (notebook_run_options::record_papermill_metadata): every cell starts
+// "pending", a code cell that runs becomes "running", then "completed" or "failed" with its times.
+void papermill_pending(json& cell) {
+  cell["metadata"]["papermill"] = {{"start_time", nullptr}, {"end_time", nullptr}, {"duration", nullptr},
+                                   {"status", "pending"},   {"exception", nullptr}};
+}
+
+void papermill_started(json& cell) {
+  auto& pm = cell["metadata"]["papermill"];
+  pm["start_time"] = iso8601_now();
+  pm["status"] = "running";
+}
+
+void papermill_finished(json& cell, double duration, bool failed) {
+  auto& pm = cell["metadata"]["papermill"];
+  pm["end_time"] = iso8601_now();
+  pm["duration"] = duration;
+  pm["status"] = failed ? "failed" : "completed";
+  pm["exception"] = failed;
+}
+
 }  // namespace
 
 notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const notebook_run_options& options) {
@@ -37,6 +63,12 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     nb.metadata()["language_info"] = info.content["language_info"];
 
   auto& cells = nb.cells();
+  const auto run_started = clock_type::now();
+  const bool papermill = options.record_papermill_metadata;
+  if (papermill) {
+    nb.metadata()["papermill"]["start_time"] = iso8601_now();
+    for (auto& cell : cells) papermill_pending(cell);
+  }
   std::size_t total = 0;
   for (const auto& cell : cells) total += runs(cell) ? 1 : 0;
   const auto next_runnable = [&cells](std::size_t from) {
@@ -106,11 +138,13 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     bool timed_out = false;
     execute_reply reply;
     std::optional<in_flight> current;
+    auto started = clock_type::now();  // when it was sent, once it is
     try {
       // A stop request interrupts the cell; it then ends like any interrupted cell.
       std::stop_callback on_stop(options.stop, [&kernel] { kernel.interrupt(); });
       {
         std::lock_guard lk(sink.m);
+        if (papermill) papermill_started(cell);
         sink.outputs.begin_cell(cells, index);
         sink.active = index;
         sink.ahead.reset();
@@ -123,6 +157,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
       } else {
         current = send(index, number);
       }
+      started = current->started;
       auto& pending = current->pending;
       const auto replied = pending.wait_for_reply(current->until);
       const std::size_t following = next_runnable(index + 1);
@@ -189,11 +224,15 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     } else if (failure && !failure->cancelled) {
       status = failure->timed_out ? "timeout" : "error";
     }
+    const auto finished = clock_type::now();
+    if (papermill) {
+      std::lock_guard lk(sink.m);
+      papermill_finished(cell, seconds_between(started, finished), failure.has_value());
+    }
     if (options.on_cell)
       options.on_cell({.when = cell_event::phase::finished, .cell_index = index, .code_number = number,
                        .code_total = total,
-                       .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() -
-                                                                                         current->started),
+                       .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(finished - started),
                        .status = status});
     if (failure) {
       run_failure = std::move(failure);
@@ -209,6 +248,12 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   std::lock_guard lk(sink.m);
   sink.active.reset();
   sink.ahead.reset();
+  if (papermill) {
+    auto& pm = nb.metadata()["papermill"];
+    pm["end_time"] = iso8601_now();
+    pm["duration"] = seconds_between(run_started, clock_type::now());
+    pm["exception"] = run_failure.has_value();
+  }
   return {.nb = std::move(nb), .cells_executed = executed, .failure = std::move(run_failure)};
 }
 

@@ -80,13 +80,20 @@ TEST_CASE("notebook run: a cell error exits 1 and still writes the partial noteb
   kgtest::temp_dir dir;
   const auto input = dir.path() / "fails.ipynb";
   kgtest::write_file(input, failing_notebook);
-  auto r = cli({"notebook", "run", input.string()});
+  auto r = cli({"notebook", "run", input.string(), "--papermill-metadata"});
   CHECK(r.status == 1);
   CHECK(contains(r.err, "ValueError"));
   CHECK(contains(r.err, "cell 1"));
   const auto partial = kg::notebook::read(dir.path() / "fails.executed.ipynb");
   CHECK(partial.cells()[0]["outputs"][0]["text"] == "one\n");
   CHECK(partial.cells()[2]["outputs"].empty());
+  // papermill's record: who ran, who failed, who never ran, and where the run came from and went.
+  CHECK(partial.cells()[0]["metadata"]["papermill"]["status"] == "completed");
+  CHECK(partial.cells()[1]["metadata"]["papermill"]["status"] == "failed");
+  CHECK(partial.cells()[2]["metadata"]["papermill"]["status"] == "pending");
+  CHECK(partial.metadata()["papermill"]["exception"] == true);
+  CHECK(partial.metadata()["papermill"]["input_path"] == input.string());
+  CHECK(partial.metadata()["papermill"]["output_path"] == (dir.path() / "fails.executed.ipynb").string());
   CHECK(kgtest::read_file(input) == failing_notebook);  // the input is not touched
 
   r = cli({"notebook", "run", input.string(), "--allow-errors", "-o", (dir.path() / "all.ipynb").string()});

@@ -133,7 +133,7 @@ TEST_CASE("file names from the first line, and names outside the workspace refus
 TEST_CASE("a timeout keeps the partial output and says what happened") {
   auto ex = kg::make_docker_executor(options(unique_marker()));
   kg::execute_options o;
-  o.timeout = 1500ms;
+  o.timeout = 3s;  // room for a slow exec on a loaded machine before 'started'
   const auto r = run(*ex, "python", "import time\nprint('started', flush=True)\ntime.sleep(60)\nprint('never')", o);
   CHECK(r.exit_code == kg::exit_code::timeout);
   CHECK(contains(r.output, "started\n"));
@@ -437,7 +437,7 @@ TEST_CASE("background children do not hold a block open or outlive it") {
 TEST_CASE("the host-side deadline ends a block whose in-container timeout cannot act") {
   auto ex = kg::make_docker_executor(options(unique_marker()));
   kg::execute_options eo;
-  eo.timeout = 1s;
+  eo.timeout = 3s;  // room for a slow exec on a loaded machine before 'waiting'
   // The block stops its parent, `timeout`, so only the host-side deadline can end it.
   const auto r = run(*ex, "sh", "echo waiting; kill -s STOP $PPID; sleep 60; echo never", eo);
   CHECK(r.exit_code == kg::exit_code::timeout);

@@ -139,7 +139,7 @@ TEST_CASE("an unknown language gives exit 1 listing the supported ones") {
 
 TEST_CASE("a block that runs too long gives 124, keeps its output and says so") {
   kgtest::temp_dir dir;
-  auto ex = make(dir.path(), 1500ms);
+  auto ex = make(dir.path(), 3s);
   const auto r = ex->execute({{"python", "import time\nprint('before', flush=True)\ntime.sleep(300)\nprint('after')\n"}});
   CHECK(r.exit_code == 124);
   CHECK(r.output.starts_with("before\n"));

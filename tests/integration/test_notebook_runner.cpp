@@ -217,6 +217,45 @@ TEST_CASE("with the next cell sent on each reply, every output lands in its own 
   CHECK(events == expected_events);  // progress reports one cell at a time
 }
 
+TEST_CASE("papermill's metadata: every cell pending until it runs, then its times and outcome") {
+  require_jupyter();
+  kgtest::temp_dir dir;
+  const auto path = dir.path() / "papermill.ipynb";
+  kgtest::write_file(path, R"nb({"cells": [
+    {"cell_type": "markdown", "metadata": {}, "source": "# notes"},
+    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "import time\ntime.sleep(0.2)"},
+    {"cell_type": "code", "execution_count": null, "metadata": {"tags": ["raises-exception"]}, "outputs": [], "source": "1 / 0"},
+    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "undefined_name"},
+    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "print('never')"}],
+    "metadata": {}, "nbformat": 4, "nbformat_minor": 4})nb");
+  auto result = kg::run_notebook(kg::notebook::read(path), {.work_dir = dir.path(), .record_papermill_metadata = true});
+  REQUIRE(result.failure);
+  CHECK(result.failure->cell_index == 3);
+  const auto& cells = result.nb.cells();
+  const auto pm = [&](std::size_t i) { return cells[i]["metadata"]["papermill"]; };
+  CHECK(pm(0)["status"] == "pending");  // not code: never runs
+  CHECK(pm(1)["status"] == "completed");
+  CHECK(pm(1)["exception"] == false);
+  CHECK(pm(1)["duration"].get<double>() >= 0.2);
+  CHECK(pm(1)["start_time"].get<std::string>() <= pm(1)["end_time"].get<std::string>());
+  CHECK(pm(2)["status"] == "completed");  // an expected error
+  CHECK(pm(3)["status"] == "failed");
+  CHECK(pm(3)["exception"] == true);
+  CHECK(pm(4)["status"] == "pending");
+  CHECK(pm(4)["start_time"].is_null());
+  const auto& run = result.nb.metadata()["papermill"];
+  CHECK(run["exception"] == true);
+  CHECK(run["duration"].get<double>() >= pm(1)["duration"].get<double>());
+  const auto out = dir.path() / "out.ipynb";
+  result.nb.write(out);
+  validate_with_nbformat(out);
+
+  // Off by default, as in nbclient.
+  auto plain = kg::run_notebook(kg::notebook::read(path), {.work_dir = dir.path(), .allow_errors = true});
+  CHECK_FALSE(plain.nb.cells()[1]["metadata"].contains("papermill"));
+  CHECK_FALSE(plain.nb.metadata().contains("papermill"));
+}
+
 TEST_CASE("a cell past its timeout is interrupted; the run stops or goes on as asked") {
   require_jupyter();
   kgtest::temp_dir dir;

@@ -48,6 +48,10 @@ struct notebook_run_options {
   parameter_list parameters;
   /// Writes nbclient's metadata.execution timestamps on each executed cell.
   bool record_timing = true;
+  /// Writes papermill's metadata: metadata.papermill on every cell (start_time, end_time, duration
+  /// in seconds, status "pending", "completed" or "failed", exception) and on the notebook
+  /// (start_time, end_time, duration, exception; parameters are recorded either way).
+  bool record_papermill_metadata = false;
   /// Merges consecutive stream outputs of one name and applies \r and \b in them.
   bool coalesce_streams = true;
   std::chrono::milliseconds startup_timeout{60000};
