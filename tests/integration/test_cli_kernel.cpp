@@ -1,6 +1,7 @@
 // The `kernelgate` command with kernels: exec in one kernel session, kernelspecs, notebook run.
 #include <doctest/doctest.h>
 
+#include "gateway_server.hpp"
 #include "ipykernel_support.hpp"
 #include "kernelgate/notebook/notebook.hpp"
 #include "support.hpp"
@@ -141,4 +142,39 @@ TEST_CASE("an interrupted notebook run exits 130 and leaves the earlier output f
   child.signal(SIGINT);
   CHECK(child.wait_for(120s) == 130);
   CHECK(kgtest::read_file(out) == earlier);
+}
+
+TEST_CASE("--gateway: exec, kernelspecs and notebook run through a jupyter-server; a wrong token is refused") {
+  kgtest::require_ipykernel();
+  kgtest::gateway_server server;
+  const std::vector<std::string> gw{"--gateway", server.url(), "--token", server.token()};
+  const auto with_gateway = [&](std::vector<std::string> args) {
+    args.insert(args.end(), gw.begin(), gw.end());
+    return cli(args);
+  };
+
+  auto r = with_gateway({"exec", "-c", "x = 41", "-c", "print(x + 1)"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "42\n");
+
+  r = with_gateway({"kernelspecs"});
+  CHECK(r.status == 0);
+  CHECK(contains(r.out, "python3"));
+
+  kgtest::temp_dir dir;
+  const auto input = dir.path() / "fails.ipynb";
+  kgtest::write_file(input, failing_notebook);
+  r = with_gateway({"notebook", "run", input.string(), "-o", (dir.path() / "out.ipynb").string()});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "ValueError"));
+  const auto out = kg::notebook::read(dir.path() / "out.ipynb");
+  CHECK(out.cells()[0]["outputs"][0]["text"] == "one\n");
+  CHECK(out.cells()[2]["outputs"].empty());
+
+  const std::string wrong = "not-" + server.token();
+  r = cli({"exec", "--gateway", server.url(), "--token", wrong, "-c", "1"});
+  CHECK(r.status != 0);
+  CHECK(contains(r.err, "403"));
+  CHECK_FALSE(contains(r.err + r.out, wrong));  // tokens never appear in messages
 }

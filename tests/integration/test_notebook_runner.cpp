@@ -2,7 +2,9 @@
 // the same notebooks (the notebooks/ folder doubles as end-to-end tests).
 #include <doctest/doctest.h>
 
+#include "gateway_server.hpp"
 #include "kernelgate/error.hpp"
+#include "kernelgate/gateway/gateway_session.hpp"
 #include "kernelgate/notebook/notebook_runner.hpp"
 #include "support.hpp"
 
@@ -112,6 +114,25 @@ TEST_CASE("every notebook in notebooks/ runs like nbclient runs it") {
     const auto theirs = run_with_nbclient(dir.path() / name, dir.path() / "nbclient.ipynb");
     compare(result.nb, theirs);
     CHECK(kgtest::read_file(input) == original);  // the input is never modified
+  }
+}
+
+TEST_CASE("through a jupyter-server, every notebook in notebooks/ runs like nbclient runs it") {
+  require_jupyter();
+  kgtest::gateway_server server;
+  for (const char* name : {"quickstart.ipynb", "parameters.ipynb", "errors.ipynb", "rich_display.ipynb"}) {
+    INFO("notebook " << name);
+    kgtest::temp_dir dir;
+    auto session = kg::gateway_session::start({.gateway = {.url = server.url(), .token = server.token()}});
+    auto result = kg::run_notebook(kg::notebook::read(notebooks_dir / name),
+                                   {.client = session.client(),
+                                    .interrupt = [&session] { session.interrupt(); },
+                                    .info = &session.info()},
+                                   {});
+    session.shutdown();
+    CHECK(result.ok());
+    fs::copy_file(notebooks_dir / name, dir.path() / name);
+    compare(result.nb, run_with_nbclient(dir.path() / name, dir.path() / "nbclient.ipynb"));
   }
 }
 
