@@ -62,6 +62,15 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   if (info.content.contains("language_info") && info.content["language_info"].is_object())
     nb.metadata()["language_info"] = info.content["language_info"];
 
+  // Interrupting may fail (a kernel that just died, a gateway gone); the waits that follow report
+  // it. It must not throw from a stop callback, which would end the program.
+  const auto interrupt = [&kernel]() noexcept {
+    try {
+      kernel.interrupt();
+    } catch (...) {
+    }
+  };
+
   auto& cells = nb.cells();
   const auto run_started = clock_type::now();
   const bool papermill = options.record_papermill_metadata;
@@ -141,7 +150,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     auto started = clock_type::now();  // when it was sent, once it is
     try {
       // A stop request interrupts the cell; it then ends like any interrupted cell.
-      std::stop_callback on_stop(options.stop, [&kernel] { kernel.interrupt(); });
+      std::stop_callback on_stop(options.stop, interrupt);
       {
         std::lock_guard lk(sink.m);
         if (papermill) papermill_started(cell);
@@ -177,7 +186,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
                                  .evalue = "the kernel replied but did not report the cell finished within its timeout",
                                  .timed_out = true};
         } else {
-          kernel.interrupt();
+          interrupt();
           if (!pending.wait(options.interrupt_grace)) {
             pending.abandon();
             failure = cell_failure{.cell_index = index, .ename = "CellTimeoutError",
@@ -242,7 +251,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   if (ahead) {
     // The run ended while the next cell was already sent (stopped, or its predecessor never reported
     // idle): stop it, and leave its notebook cell as it was.
-    kernel.interrupt();
+    interrupt();
     ahead->pending.abandon();
   }
   std::lock_guard lk(sink.m);
