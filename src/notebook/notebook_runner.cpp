@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <mutex>
 
 namespace kernelgate {
@@ -90,8 +91,10 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   // round trip, yet only runs a cell once the one before it has finished, as nbclient's one-at-a-time
   // order does. Messages arrive on the transport's thread; `sink` writes those of the active cell
   // into the notebook, holds back those of the cell sent ahead until it becomes active, and drops
-  // the rest (a request abandoned after an ignored interrupt).
+  // the rest (a request abandoned after an ignored interrupt). The message hooks share ownership of
+  // it: one may still be running on the transport's thread when this function returns.
   struct guarded_outputs {
+    guarded_outputs(bool coalesce_streams, bool record_timing) : outputs(coalesce_streams, record_timing) {}
     std::mutex m;
     std::optional<std::size_t> active, ahead;
     std::vector<message> held;
@@ -100,7 +103,9 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
       if (m.chan == channel::iopub) outputs.on_iopub(m);
       else if (m.msg_type() == "execute_reply") outputs.on_reply(m);
     }
-  } sink{.outputs = detail::notebook_outputs(options.coalesce_streams, options.record_timing)};
+  };
+  const auto shared_sink = std::make_shared<guarded_outputs>(options.coalesce_streams, options.record_timing);
+  auto& sink = *shared_sink;
 
   struct in_flight {
     std::size_t index = 0;
@@ -115,7 +120,8 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     // One cell at a time means no queue for stop_on_error to abort; left on, ipykernel may abort the
     // next cell when it arrives just after an interrupted (or failed but allowed) one.
     request.stop_on_error = false;
-    request.on_message = [&sink, index](const message& m) {
+    request.on_message = [shared_sink, index](const message& m) {
+      auto& sink = *shared_sink;
       std::lock_guard lk(sink.m);
       if (sink.active == index) sink.deliver(m);
       else if (sink.ahead == index) sink.held.push_back(m);

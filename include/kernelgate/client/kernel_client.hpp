@@ -172,6 +172,8 @@ class pending_execute {
   [[nodiscard]] execute_reply take_result();
 
   /// Stops tracking: late outputs of this request are ignored. wait() then throws errc::cancelled.
+  /// A handler call already under way on the transport's thread may still finish after this
+  /// returns: handlers of a request that may be abandoned should share ownership of what they touch.
   void abandon() noexcept;
 
  private:
