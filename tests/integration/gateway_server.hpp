@@ -53,7 +53,7 @@ class gateway_server {
     std::filesystem::create_directories(dir_.path() / "config");
     // A port chosen now may be taken before the server binds it: try again with another.
     for (int attempt = 0; attempt < 5; ++attempt) {
-      if (start(free_port())) return;
+      if (start(free_loopback_port())) return;
     }
     throw std::runtime_error("jupyter-server did not start; its log:\n" + log());
   }
@@ -92,22 +92,6 @@ class gateway_server {
   }
 
  private:
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      ::close(fd);
-      throw std::runtime_error("cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-
   bool start(int port) {
     kernelgate::detail::process_options po;
     po.argv = {"/usr/bin/python3", "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1",
