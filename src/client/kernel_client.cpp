@@ -30,6 +30,7 @@ struct execute_state {
   std::function<void(const message&)> on_message;
   input_handler on_input;
   std::optional<std::filesystem::path> output_dir;
+  bool collect_outputs = true;
   std::weak_ptr<client_core> core;
 
   mutable std::mutex m;
@@ -181,16 +182,19 @@ struct client_core : std::enable_shared_from_this<client_core> {
       }
       return;
     }
-    auto out = to_output(std::move(msg));
-    if (!out) return;
     std::optional<std::filesystem::path> dir;
     output_handler handler;
+    bool collect;
     {
       std::lock_guard lk(st->m);
       if (st->abandoned) return;
       dir = st->output_dir;
       handler = st->on_output;
+      collect = st->collect_outputs;
     }
+    if (!dir && !handler && !collect) return;  // nobody wants the output form
+    auto out = to_output(std::move(msg));
+    if (!out) return;
     if (dir) {
       try {
         save_rich_data(*out, *dir);
@@ -201,7 +205,7 @@ struct client_core : std::enable_shared_from_this<client_core> {
     if (handler) call_handler("an output handler", [&] { handler(*out); });
     std::lock_guard lk(st->m);
     st->files.insert(st->files.end(), out->files.begin(), out->files.end());
-    st->outputs.push_back(std::move(*out));
+    if (collect) st->outputs.push_back(std::move(*out));
   }
 
   void on_peer(const peer_event& ev) {
@@ -238,18 +242,19 @@ struct client_core : std::enable_shared_from_this<client_core> {
     }
   }
 
-  std::shared_ptr<execute_state> start_request(message msg, bool wants_idle, output_handler on_output = {},
-                                               input_handler on_input = {},
-                                               std::optional<std::filesystem::path> output_dir = std::nullopt,
-                                               std::function<void(const message&)> on_message = {}) {
+  // Registers a request and sends it. An execute passes its request for the hooks.
+  std::shared_ptr<execute_state> start_request(message msg, bool wants_idle, execute_request* hooks = nullptr) {
     auto st = std::make_shared<execute_state>();
-    st->on_message = std::move(on_message);
     st->msg_id = msg.msg_id();
     st->msg_type = msg.msg_type();
     st->wants_idle = wants_idle;
-    st->on_output = std::move(on_output);
-    st->on_input = std::move(on_input);
-    st->output_dir = std::move(output_dir);
+    if (hooks) {
+      st->on_message = std::move(hooks->on_message);
+      st->on_output = std::move(hooks->on_output);
+      st->on_input = std::move(hooks->on_input);
+      st->output_dir = std::move(hooks->output_dir);
+      st->collect_outputs = hooks->collect_outputs;
+    }
     st->core = weak_from_this();
     {
       std::lock_guard lk(m);
@@ -477,9 +482,7 @@ pending_execute kernel_client::execute_async(execute_request request) {
       {"stop_on_error", request.stop_on_error},
   };
   message msg = make_message("execute_request", std::move(content), core_->options.identity, channel::shell);
-  return pending_execute(core_->start_request(std::move(msg), true, std::move(request.on_output),
-                                              std::move(request.on_input), std::move(request.output_dir),
-                                              std::move(request.on_message)));
+  return pending_execute(core_->start_request(std::move(msg), true, &request));
 }
 
 execute_reply kernel_client::execute(execute_request request, deadline until) {

@@ -120,6 +120,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     // One cell at a time means no queue for stop_on_error to abort; left on, ipykernel may abort the
     // next cell when it arrives just after an interrupted (or failed but allowed) one.
     request.stop_on_error = false;
+    request.collect_outputs = false;  // the sink writes them into the notebook
     request.on_message = [shared_sink, index](const message& m) {
       auto& sink = *shared_sink;
       std::lock_guard lk(sink.m);

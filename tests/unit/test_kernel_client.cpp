@@ -180,6 +180,53 @@ TEST_CASE("execute is not done on the reply alone, nor on idle alone") {
   CHECK(p.result().execution_count == 1);
 }
 
+TEST_CASE("wait_for_reply returns the reply's status before idle; wait() then finishes on idle") {
+  std::mutex m;
+  std::vector<kg::message> held;
+  client_with_fake c([&](const kg::message& req) {
+    std::lock_guard lk(m);
+    held.push_back(req);
+    return std::vector<kg::message>{};
+  });
+  auto p = c.client.execute_async({.code = "1 / 0"});
+  kg::message req;
+  {
+    std::lock_guard lk(m);
+    REQUIRE(held.size() == 1);
+    req = held[0];
+  }
+  CHECK_FALSE(p.wait_for_reply(100ms).has_value());  // nothing yet: the deadline passes
+  c.fake->deliver(status("busy", req));
+  c.fake->deliver(from_kernel("execute_reply", {{"status", "error"}, {"ename", "ZeroDivisionError"}},
+                              kg::channel::shell, req));
+  const auto replied = p.wait_for_reply(5s);
+  REQUIRE(replied.has_value());
+  CHECK(*replied == kg::reply_status::error);
+  CHECK_FALSE(p.done());  // the output may still be on its way
+  c.fake->deliver(from_kernel("error", {{"ename", "ZeroDivisionError"}, {"evalue", "division by zero"}},
+                              kg::channel::iopub, req));
+  c.fake->deliver(status("idle", req));
+  CHECK(p.wait(5s));
+  CHECK(p.result().outputs.size() == 1);
+}
+
+TEST_CASE("collect_outputs false: handlers see every output, the result keeps none") {
+  client_with_fake c(echo_kernel);
+  std::vector<std::string> streamed;
+  int messages = 0;
+  kg::execute_request req;
+  req.code = "hello";
+  req.collect_outputs = false;
+  req.on_output = [&](const kg::output& o) { streamed.push_back(o.text); };
+  req.on_message = [&](const kg::message&) { ++messages; };
+  const auto r = c.client.execute(req, 5s);
+  CHECK(r.status == kg::reply_status::ok);
+  CHECK(r.execution_count == 7);
+  CHECK(r.outputs.empty());
+  CHECK(streamed == std::vector<std::string>{"hello"});
+  CHECK(messages == 4);  // busy, stream, reply, idle
+}
+
 TEST_CASE("concurrent requests from several threads each get their own reply") {
   // The kernel answers in reverse order of arrival, in batches of four.
   std::mutex m;

@@ -65,6 +65,9 @@ struct execute_request {
   /// When set, rich outputs (everything but text/plain) are saved into this existing directory,
   /// atomically and under unique names, before on_output sees them; output::files lists them.
   std::optional<std::filesystem::path> output_dir;
+  /// False: the result carries the reply (and saved files) but no copy of the outputs, for callers
+  /// that take them from on_message or on_output as they come (a notebook runner, a log).
+  bool collect_outputs = true;
 };
 
 /// The outcome of an execute: reply plus every output published for it, in arrival order.
