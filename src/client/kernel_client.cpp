@@ -308,15 +308,11 @@ bool wait_state(const std::shared_ptr<execute_state>& st, deadline until, bool r
   }
 }
 
-reply_status status_of(const nlohmann::json& content) {
-  const std::string status = content.is_object() ? content.value("status", "ok") : "ok";
-  return status == "error" ? reply_status::error : status == "aborted" ? reply_status::aborted : reply_status::ok;
-}
-
 void fill_reply_base(reply_base& r, const nlohmann::json& content) {
   if (!content.is_object()) return;
   r.content = content;
-  r.status = status_of(content);
+  const std::string status = content.value("status", "ok");
+  r.status = status == "error" ? reply_status::error : status == "aborted" ? reply_status::aborted : reply_status::ok;
   if (r.status == reply_status::error) {
     r.ename = content.value("ename", "");
     r.evalue = content.value("evalue", "");
@@ -371,10 +367,12 @@ const std::string& pending_execute::msg_id() const noexcept { return state_->msg
 
 bool pending_execute::wait(deadline until) { return detail::wait_state(state_, until); }
 
-std::optional<reply_status> pending_execute::wait_for_reply(deadline until) {
+std::optional<reply_base> pending_execute::wait_for_reply(deadline until) {
   if (!detail::wait_state(state_, until, true)) return std::nullopt;
   std::lock_guard lk(state_->m);
-  return detail::status_of(state_->reply->content);
+  reply_base r;
+  detail::fill_reply_base(r, state_->reply->content);
+  return r;
 }
 
 bool pending_execute::done() const {

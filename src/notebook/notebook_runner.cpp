@@ -148,7 +148,13 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     if (options.on_cell)
       options.on_cell({.when = cell_event::phase::started, .cell_index = index, .code_number = number,
                        .code_total = total});
-    const bool errors_allowed = options.allow_errors || cell_has_tag(cell, "raises-exception");
+    // nbclient's rule for whether an error of this cell lets the run go on.
+    const auto error_allowed = [&](const std::string& ename) {
+      if (options.force_raise_errors) return false;
+      return options.allow_errors || cell_has_tag(cell, "raises-exception") ||
+             std::find(options.allow_error_names.begin(), options.allow_error_names.end(), ename) !=
+                 options.allow_error_names.end();
+    };
 
     std::optional<cell_failure> failure;
     bool timed_out = false;
@@ -178,7 +184,8 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
       const auto replied = pending.wait_for_reply(current->until);
       const std::size_t following = next_runnable(index + 1);
       if (replied && following < cells.size() && !options.stop.stop_requested() &&
-          (*replied == reply_status::ok || (*replied == reply_status::error && errors_allowed))) {
+          (replied->status == reply_status::ok ||
+           (replied->status == reply_status::error && error_allowed(replied->ename)))) {
         {
           std::lock_guard lk(sink.m);
           sink.ahead = following;
@@ -236,7 +243,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
                              .evalue = "the kernel aborted the cell without running it"};
     } else if (!failure && reply.status == reply_status::error) {
       status = "error";
-      if (!errors_allowed) failure = failure_from(index, reply);
+      if (!error_allowed(reply.ename)) failure = failure_from(index, reply);
     } else if (failure && !failure->cancelled) {
       status = failure->timed_out ? "timeout" : "error";
     }

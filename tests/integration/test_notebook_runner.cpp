@@ -184,6 +184,37 @@ TEST_CASE("an unexpected error stops the run with a report; allow_errors goes on
   compare(allowed.nb, run_with_nbclient(path, dir.path() / "theirs-allowed.ipynb", true));
 }
 
+TEST_CASE("allow_error_names lets named errors pass; force_raise_errors overrides every allowance") {
+  require_jupyter();
+  kgtest::temp_dir dir;
+  const auto path = dir.path() / "named.ipynb";
+  kgtest::write_file(path, R"nb({"cells": [
+    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "{}['missing']"},
+    {"cell_type": "code", "execution_count": null, "metadata": {"tags": ["raises-exception"]}, "outputs": [], "source": "1 / 0"},
+    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "int('x')"},
+    {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": "print('end')"}],
+    "metadata": {}, "nbformat": 4, "nbformat_minor": 4})nb");
+
+  auto named = kg::run_notebook(kg::notebook::read(path), {.work_dir = dir.path(), .allow_error_names = {"KeyError"}});
+  REQUIRE(named.failure);
+  CHECK(named.failure->cell_index == 2);  // KeyError allowed by name, ZeroDivisionError by the tag
+  CHECK(named.failure->ename == "ValueError");
+  CHECK(named.nb.cells()[3]["outputs"].empty());
+
+  auto both = kg::run_notebook(kg::notebook::read(path),
+                               {.work_dir = dir.path(), .allow_error_names = {"KeyError", "ValueError"}});
+  CHECK(both.ok());
+  CHECK(both.nb.cells()[3]["outputs"][0]["text"] == "end\n");
+
+  auto forced = kg::run_notebook(kg::notebook::read(path), {.work_dir = dir.path(),
+                                                            .allow_errors = true,
+                                                            .allow_error_names = {"KeyError"},
+                                                            .force_raise_errors = true});
+  REQUIRE(forced.failure);
+  CHECK(forced.failure->cell_index == 0);
+  CHECK(forced.cells_executed == 1);
+}
+
 TEST_CASE("with the next cell sent on each reply, every output lands in its own cell, in order") {
   require_jupyter();
   kgtest::temp_dir dir;

@@ -161,9 +161,9 @@ class pending_execute {
   /// Waits until the execute_reply arrived, answering input requests on this thread. The kernel has
   /// then finished running the code, but IOPub output may still be on its way until idle: wait()
   /// collects the rest. Lets a caller send its next request while this one's output drains.
-  /// @returns the reply's status, or nullopt when the deadline passed first.
+  /// @returns the reply's status (and error fields), or nullopt when the deadline passed first.
   /// @throws as wait().
-  [[nodiscard]] std::optional<reply_status> wait_for_reply(deadline until);
+  [[nodiscard]] std::optional<reply_base> wait_for_reply(deadline until);
 
   /// Whether the request has finished (reply and idle both seen).
   [[nodiscard]] bool done() const;

@@ -44,6 +44,11 @@ struct notebook_run_options {
   std::chrono::milliseconds interrupt_grace{10000};
   /// Errors do not stop the run (cells tagged raises-exception never do).
   bool allow_errors = false;
+  /// Errors of these names (ename, e.g. "KeyError") do not stop the run (nbclient's allow_error_names).
+  std::vector<std::string> allow_error_names;
+  /// Every error stops the run, whatever allow_errors, allow_error_names and the raises-exception
+  /// tag say (nbclient's force_raise_errors).
+  bool force_raise_errors = false;
   /// Papermill-style parameters injected after the cell tagged `parameters`.
   parameter_list parameters;
   /// Writes nbclient's metadata.execution timestamps on each executed cell.
