@@ -241,8 +241,8 @@ TEST_CASE("the pids limit stops runaway forking, and a fork bomb ends at the dea
   CHECK(contains(counted.output, "stopped True Resource temporarily unavailable"));
 
   // A bomb whose processes wait for their children keeps the container full until the deadline:
-  // the executor still ends the block (the host-side kill needs no new process in the container,
-  // or the container is restarted), keeps what the block printed, and the container answers again.
+  // the executor still ends the block with 124 (when no new process can start in the container to
+  // kill the block, it restarts the container), and the container answers again.
   kg::execute_options eo;
   eo.timeout = 3s;
   const auto bomb = run(*ex, "bash", "bomb() { bomb | bomb; }; bomb", eo);
