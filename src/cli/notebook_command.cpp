@@ -33,6 +33,16 @@ std::string seconds(std::chrono::milliseconds ms) {
 int notebook_run(const options& opts) {
   const fs::path input = opts.files.front();
   auto nb = notebook::read(input);
+  parameter_list parameters;
+  for (const auto& [name, value] : opts.parameters) parameters.emplace_back(name, parse_parameter_value(value));
+  if (opts.prepare_only) {
+    // papermill's --prepare-only: the parameters injected, nothing executed, no kernel started.
+    inject_parameters(nb, parameters);
+    const fs::path output = output_path(opts, input);
+    nb.write(output);
+    std::cout << "wrote " << output.string() << "\n";
+    return 0;
+  }
   // Ctrl-C from here on stops the run (the watcher must exist before the kernel's threads start).
   interrupt_watcher interrupts;
   const fs::path output = output_path(opts, input);
@@ -44,7 +54,7 @@ int notebook_run(const options& opts) {
   ro.on_timeout = opts.keep_going ? cell_timeout_action::interrupt_and_continue : cell_timeout_action::stop;
   ro.allow_errors = opts.allow_errors;
   ro.record_papermill_metadata = opts.papermill_metadata;
-  for (const auto& [name, value] : opts.parameters) ro.parameters.emplace_back(name, parse_parameter_value(value));
+  ro.parameters = std::move(parameters);
   ro.stop = interrupts.token();
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
   ro.on_cell = [terminal](const cell_event& e) {

@@ -123,6 +123,10 @@ options parse(const std::vector<std::string>& args) {
       flag();
       if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
       o.papermill_metadata = true;
+    } else if (arg == "--prepare-only") {
+      flag();
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      o.prepare_only = true;
     } else if (arg == "--json") {
       flag();
       o.json = true;
@@ -216,6 +220,7 @@ notebook run options:
   --keep-going       a cell past --timeout is interrupted and the run goes on
   --papermill-metadata  record papermill's metadata.papermill on the notebook and every cell
                      (times, duration, status, exception; input and output paths)
+  --prepare-only     inject the parameters and write the notebook without running it
   -k NAME            the kernel (default: the notebook's kernelspec, else python3); with
                      --gateway URL the notebook runs in a kernel of that server
 

@@ -45,6 +45,7 @@ struct options {
   bool allow_errors = false;             ///< notebook run: --allow-errors
   bool keep_going = false;               ///< notebook run: --keep-going (after a cell timeout)
   bool papermill_metadata = false;       ///< notebook run: --papermill-metadata
+  bool prepare_only = false;             ///< notebook run: --prepare-only
   std::filesystem::path work_dir;        ///< --work-dir; empty: a temporary directory
   std::optional<std::chrono::milliseconds> timeout;  ///< --timeout SECONDS, per block
   bool json = false;                     ///< --json

@@ -76,6 +76,24 @@ TEST_CASE("notebook run writes the executed copy, injects parameters and says wh
   CHECK(nb.cells()[3]["outputs"][0]["text"] == "hey hey\n");
 }
 
+TEST_CASE("notebook run --prepare-only injects the parameters and runs nothing") {
+  kgtest::temp_dir dir;
+  const auto input = fs::path(KERNELGATE_SOURCE_DIR) / "notebooks" / "parameters.ipynb";
+  const auto out = dir.path() / "prepared.ipynb";
+  const auto r = cli({"notebook", "run", input.string(), "--prepare-only", "-o", out.string(), "-p", "repeat", "4"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  const auto nb = kg::notebook::read(out);
+  REQUIRE(nb.cells().size() == 5);
+  CHECK(kg::cell_has_tag(nb.cells()[2], "injected-parameters"));
+  CHECK(nb.cells()[2]["source"].get<std::string>().find("repeat = 4") != std::string::npos);
+  for (const auto& cell : nb.cells()) {
+    if (cell["cell_type"] != "code") continue;
+    CHECK(cell["outputs"].empty());
+    CHECK(cell["execution_count"].is_null());
+  }
+}
+
 TEST_CASE("notebook run: a cell error exits 1 and still writes the partial notebook; allow-errors goes on") {
   kgtest::require_ipykernel();
   kgtest::temp_dir dir;
