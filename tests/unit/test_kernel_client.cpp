@@ -137,6 +137,28 @@ struct client_with_fake {
       : fake(t.get()), client(std::move(t), std::move(o)) {}
 };
 
+// A kernel that answers nothing by itself: the test delivers each message when it wants to.
+class silent_kernel {
+ public:
+  fake_transport::script script() {
+    return [this](const kg::message& req) {
+      std::lock_guard lk(m_);
+      held_.push_back(req);
+      return std::vector<kg::message>{};
+    };
+  }
+  /// The one request sent so far.
+  kg::message only_request() {
+    std::lock_guard lk(m_);
+    REQUIRE(held_.size() == 1);
+    return held_[0];
+  }
+
+ private:
+  std::mutex m_;
+  std::vector<kg::message> held_;
+};
+
 }  // namespace
 
 TEST_CASE("execute collects outputs and finishes on reply and idle") {
@@ -158,20 +180,10 @@ TEST_CASE("execute collects outputs and finishes on reply and idle") {
 }
 
 TEST_CASE("execute is not done on the reply alone, nor on idle alone") {
-  std::mutex m;
-  std::vector<kg::message> held;
-  client_with_fake c([&](const kg::message& req) {
-    std::lock_guard lk(m);
-    held.push_back(req);
-    return std::vector<kg::message>{};
-  });
+  silent_kernel kernel;
+  client_with_fake c(kernel.script());
   auto p = c.client.execute_async({.code = "x"});
-  kg::message req;
-  {
-    std::lock_guard lk(m);
-    REQUIRE(held.size() == 1);
-    req = held[0];
-  }
+  const kg::message req = kernel.only_request();
   c.fake->deliver(status("idle", req));
   CHECK_FALSE(p.wait(200ms));
   CHECK_FALSE(p.done());
@@ -181,20 +193,10 @@ TEST_CASE("execute is not done on the reply alone, nor on idle alone") {
 }
 
 TEST_CASE("wait_for_reply returns the reply's status before idle; wait() then finishes on idle") {
-  std::mutex m;
-  std::vector<kg::message> held;
-  client_with_fake c([&](const kg::message& req) {
-    std::lock_guard lk(m);
-    held.push_back(req);
-    return std::vector<kg::message>{};
-  });
+  silent_kernel kernel;
+  client_with_fake c(kernel.script());
   auto p = c.client.execute_async({.code = "1 / 0"});
-  kg::message req;
-  {
-    std::lock_guard lk(m);
-    REQUIRE(held.size() == 1);
-    req = held[0];
-  }
+  const kg::message req = kernel.only_request();
   CHECK_FALSE(p.wait_for_reply(100ms).has_value());  // nothing yet: the deadline passes
   c.fake->deliver(status("busy", req));
   c.fake->deliver(from_kernel("execute_reply", {{"status", "error"}, {"ename", "ZeroDivisionError"}},
