@@ -61,6 +61,15 @@ options parse(const std::vector<std::string>& args) {
     const auto flag = [&] {
       if (inline_value) throw usage_error(arg + " takes no value");
     };
+    const auto notebook_only = [&] {
+      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+    };
+    // A flag of `notebook run` that turns a setting on.
+    const auto notebook_flag = [&](bool& setting) {
+      flag();
+      notebook_only();
+      setting = true;
+    };
     if (only_operands || arg == "-" || !arg.starts_with("-")) {
       o.files.push_back(arg);
     } else if (arg == "--") {
@@ -100,33 +109,23 @@ options parse(const std::vector<std::string>& args) {
       flag();
       o.insecure = true;
     } else if (arg == "-o" || arg == "--output") {
-      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      notebook_only();
       o.output = value();
     } else if (arg == "--inplace") {
-      flag();
-      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
-      o.inplace = true;
+      notebook_flag(o.inplace);
     } else if (arg == "-p" || arg == "--parameter") {
-      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
+      notebook_only();
       if (inline_value || i + 2 >= args.size()) throw usage_error(arg + " needs a NAME and a VALUE");
       o.parameters.emplace_back(args[i + 1], args[i + 2]);
       i += 2;
     } else if (arg == "--allow-errors") {
-      flag();
-      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
-      o.allow_errors = true;
+      notebook_flag(o.allow_errors);
     } else if (arg == "--keep-going") {
-      flag();
-      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
-      o.keep_going = true;
+      notebook_flag(o.keep_going);
     } else if (arg == "--papermill-metadata") {
-      flag();
-      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
-      o.papermill_metadata = true;
+      notebook_flag(o.papermill_metadata);
     } else if (arg == "--prepare-only") {
-      flag();
-      if (o.cmd != command::notebook_run) throw usage_error(arg + " is an option of `notebook run`");
-      o.prepare_only = true;
+      notebook_flag(o.prepare_only);
     } else if (arg == "--json") {
       flag();
       o.json = true;
