@@ -148,10 +148,12 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
     if (options.on_cell)
       options.on_cell({.when = cell_event::phase::started, .cell_index = index, .code_number = number,
                        .code_total = total});
-    // nbclient's rule for whether an error of this cell lets the run go on.
+    // nbclient's rule for whether an error of this cell lets the run go on. The tag is read now,
+    // before the cell's messages are written into it from the transport's thread.
+    const bool tagged = cell_has_tag(cell, "raises-exception");
     const auto error_allowed = [&](const std::string& ename) {
       if (options.force_raise_errors) return false;
-      return options.allow_errors || cell_has_tag(cell, "raises-exception") ||
+      return options.allow_errors || tagged ||
              std::find(options.allow_error_names.begin(), options.allow_error_names.end(), ename) !=
                  options.allow_error_names.end();
     };
