@@ -198,6 +198,7 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
         timed_out = true;
         if (ahead) {
           // Replied but no idle: the code is not running, the next cell is; nothing to interrupt.
+          pending.abandon();
           failure = cell_failure{.cell_index = index, .ename = "CellTimeoutError",
                                  .evalue = "the kernel replied but did not report the cell finished within its timeout",
                                  .timed_out = true};
