@@ -7,8 +7,16 @@
 
 #include <algorithm>
 #include <ostream>
+#include <string>
 
 namespace kernelgate::cli {
+
+namespace {
+
+// A table cell: `s` and the spaces that bring it to width `w` plus a two-space gap.
+std::string pad(const std::string& s, std::size_t w) { return s + std::string(w - s.size() + 2, ' '); }
+
+}  // namespace
 
 int print_kernelspecs(bool json, std::ostream& out) {
   const auto specs = find_kernelspecs();
@@ -31,7 +39,6 @@ int print_kernelspecs(bool json, std::ostream& out) {
     name_w = std::max(name_w, s.name.size());
     lang_w = std::max(lang_w, s.language.size());
   }
-  const auto pad = [](const std::string& s, std::size_t w) { return s + std::string(w - s.size() + 2, ' '); };
   out << pad("NAME", name_w) << pad("LANGUAGE", lang_w) << "PATH\n";
   for (const auto& s : specs) out << pad(s.name, name_w) << pad(s.language, lang_w) << s.resource_dir.string() << '\n';
   return 0;
@@ -49,7 +56,6 @@ int print_gateway_kernelspecs(const gateway_options& gateway, bool json, std::os
   }
   std::size_t name_w = 4;
   for (const auto& s : specs.specs) name_w = std::max(name_w, s.name.size() + 2);
-  const auto pad = [](const std::string& s, std::size_t w) { return s + std::string(w - s.size() + 2, ' '); };
   out << pad("NAME", name_w) << "LANGUAGE\n";
   for (const auto& s : specs.specs)
     out << pad(s.name + (s.name == specs.default_name ? " *" : ""), name_w) << s.language << '\n';

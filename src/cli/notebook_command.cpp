@@ -74,11 +74,7 @@ int notebook_run(const options& opts) {
     // A kernel of the gateway; the notebook's own kernelspec name unless -k says otherwise.
     std::string name = !opts.kernel.empty() ? opts.kernel : nb.kernel_name();
     auto session = gateway_session::start({.gateway = gateway_options_of(opts), .kernel = name.empty() ? "python3" : name});
-    auto r = run_notebook(std::move(nb),
-                          notebook_kernel{.client = session.client(),
-                                          .interrupt = [&session] { session.interrupt(); },
-                                          .info = &session.info()},
-                          ro);
+    auto r = run_notebook(std::move(nb), kernel_of(session), ro);
     session.shutdown();
     return r;
   }();

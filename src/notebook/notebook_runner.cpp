@@ -291,11 +291,7 @@ notebook_run_result run_notebook(notebook nb, const notebook_run_options& option
   if (!options.ipython_history_file.empty() && (name == "python" || name == "python2" || name == "python3"))
     start.extra_arguments.push_back("--HistoryManager.hist_file=" + options.ipython_history_file);
   auto session = kernel_session::start(std::move(start));
-  auto result = run_notebook(std::move(nb),
-                             notebook_kernel{.client = session.client(),
-                                             .interrupt = [&session] { session.interrupt(); },
-                                             .info = &session.info()},
-                             options);
+  auto result = run_notebook(std::move(nb), kernel_of(session), options);
   session.shutdown();
   return result;
 }

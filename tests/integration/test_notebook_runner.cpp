@@ -124,11 +124,7 @@ TEST_CASE("through a jupyter-server, every notebook in notebooks/ runs like nbcl
     INFO("notebook " << name);
     kgtest::temp_dir dir;
     auto session = kg::gateway_session::start({.gateway = {.url = server.url(), .token = server.token()}});
-    auto result = kg::run_notebook(kg::notebook::read(notebooks_dir / name),
-                                   {.client = session.client(),
-                                    .interrupt = [&session] { session.interrupt(); },
-                                    .info = &session.info()},
-                                   {});
+    auto result = kg::run_notebook(kg::notebook::read(notebooks_dir / name), kg::kernel_of(session), {});
     session.shutdown();
     CHECK(result.ok());
     fs::copy_file(notebooks_dir / name, dir.path() / name);

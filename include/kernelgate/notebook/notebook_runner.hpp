@@ -96,6 +96,13 @@ struct notebook_kernel {
   const kernel_info_reply* info = nullptr;
 };
 
+/// The notebook_kernel of a running session (kernel_session or gateway_session): its client, its
+/// interrupt, and the kernel_info_reply it received at start-up. Valid while the session lives.
+template <class Session>
+[[nodiscard]] notebook_kernel kernel_of(Session& session) {
+  return {.client = session.client(), .interrupt = [&session] { session.interrupt(); }, .info = &session.info()};
+}
+
 /// Runs every code cell of `nb` in order in a fresh kernel over ZeroMQ, shut down afterwards.
 /// Code errors and timeouts are data in the result (and the executed notebook keeps the outputs so
 /// far); exceptions are for a kernel that cannot start.
