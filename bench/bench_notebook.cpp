@@ -3,16 +3,20 @@
 // by side in one run. Both read the same .ipynb file and run their kernels in the same directory.
 // Rounds alternate which side goes first, so drift hits both alike.
 //
-// Two measurements per side and round:
+// Measurements per round:
 //  - whole: read the file, then the one-call API (run_notebook(nb, options) /
 //    NotebookClient(nb).execute()): kernel start, kernel_info, every cell, kernel shutdown. run_notebook
 //    reuses the kernel_info_reply its start-up waited for; nbclient asks again;
+//  - whole, same kernel command: ours again with notebook_run_options::ipython_reply_pause (below);
 //  - phased: the same steps with clocks between them, giving the execution part alone (kernel
 //    already started and ready: kernel_info and the 200 cells, both sides asking for kernel_info)
-//    plus start and shutdown.
+//    plus start and shutdown. Ours starts the kernel run_notebook starts (notebook_kernel_start).
 //
-// Both sides start the same kernel command: nbclient adds --HistoryManager.hist_file=:memory: for
-// IPython kernels (its ipython_hist_file default), and so does run_notebook (ipython_history_file).
+// The kernel commands: nbclient adds --HistoryManager.hist_file=:memory: for IPython kernels (its
+// ipython_hist_file default), and so does run_notebook (ipython_history_file). run_notebook also
+// turns off ipykernel's 0.5 ms pause before each execute_reply (--Kernel._execute_sleep=0), which
+// only helps clients that stop reading outputs at the reply; nbclient keeps it. The "same kernel
+// command" run keeps it too, so that it compares the clients alone.
 // The per-cell figures come from the kernel's own clock (its status busy and idle header dates):
 // "busy" is the kernel's work on a cell, "turnaround" the time from one cell's idle to the next
 // one's busy, which is the client's share of the run.
@@ -186,9 +190,11 @@ struct whole_run {
   cell_timing cells;
 };
 
-whole_run ours_whole(const fs::path& file, const fs::path& work) {
+whole_run ours_whole(const fs::path& file, const fs::path& work, bool reply_pause) {
   const auto t0 = clock_type::now();
-  auto result = kg::run_notebook(kg::notebook::read(file), {.kernel = "python3", .work_dir = work});
+  kg::notebook_run_options options{.kernel = "python3", .work_dir = work};
+  options.ipython_reply_pause = reply_pause;
+  auto result = kg::run_notebook(kg::notebook::read(file), options);
   whole_run w{.total = seconds_since(t0)};
   w.shape = shape_of(result);
   w.cells = timing_of(result.nb);
@@ -199,9 +205,7 @@ phases ours_phased(const fs::path& file, const fs::path& work) {
   phases p;
   const auto t0 = clock_type::now();
   auto nb = kg::notebook::read(file);
-  // The kernel command run_notebook uses: nbclient's in-memory IPython history.
-  auto session = kg::kernel_session::start(
-      {.kernel = "python3", .work_dir = work, .extra_arguments = {"--HistoryManager.hist_file=:memory:"}});
+  auto session = kg::kernel_session::start(kg::notebook_kernel_start(nb, {.kernel = "python3", .work_dir = work}));
   const auto t1 = clock_type::now();
   const double cpu1 = cpu_seconds();
   // No kernel_info_reply handed over: the execute phase asks for it, as nbclient's does.
@@ -304,7 +308,7 @@ void append(std::vector<double>& to, const std::vector<double>& from) { to.inser
 std::vector<double> numbers(const json& list) { return list.get<std::vector<double>>(); }
 
 struct series {
-  std::vector<double> whole, phased_total, start, execute, shutdown, execute_cpu;
+  std::vector<double> whole, whole_same_command, phased_total, start, execute, shutdown, execute_cpu;
   cell_timing whole_cells, cells;  // every cell of every counted round: whole runs, phased runs
 };
 
@@ -336,14 +340,18 @@ int main(int argc, char** argv) {
       // Alternate who goes first.
       whole_run our_whole;
       json peer_whole;
+      whole_run our_same_command;
       if (round % 2 == 0) {
-        our_whole = ours_whole(file, work);
+        our_whole = ours_whole(file, work, false);
+        our_same_command = ours_whole(file, work, true);
         peer_whole = peer.ask(whole_request);
       } else {
         peer_whole = peer.ask(whole_request);
-        our_whole = ours_whole(file, work);
+        our_same_command = ours_whole(file, work, true);
+        our_whole = ours_whole(file, work, false);
       }
       check_same_work(our_whole.shape, peer_shape(peer_whole));
+      check_same_work(our_same_command.shape, peer_shape(peer_whole));
       phases our_phases;
       json peer_phases;
       if (round % 2 == 0) {
@@ -354,11 +362,12 @@ int main(int argc, char** argv) {
         peer_phases = peer.ask(phased_request);
       }
       check_same_work(our_phases.shape, peer_shape(peer_phases));
-      std::cerr << (warm_up ? "warm-up" : "round " + std::to_string(round)) << ": whole " << our_whole.total << " s vs "
-                << peer_whole.at("total").get<double>() << " s; execute " << our_phases.execute << " s vs "
+      std::cerr << (warm_up ? "warm-up" : "round " + std::to_string(round)) << ": whole " << our_whole.total << " s (same kernel command "
+                << our_same_command.total << " s) vs " << peer_whole.at("total").get<double>() << " s; execute " << our_phases.execute << " s vs "
                 << peer_phases.at("execute").get<double>() << " s\n";
       if (warm_up) continue;
       ours.whole.push_back(our_whole.total);
+      ours.whole_same_command.push_back(our_same_command.total);
       theirs.whole.push_back(peer_whole.at("total").get<double>());
       append(ours.whole_cells.busy_ms, our_whole.cells.busy_ms);
       append(theirs.whole_cells.busy_ms, numbers(peer_whole.at("busy_ms")));
@@ -381,6 +390,8 @@ int main(int argc, char** argv) {
     // The target: the one-call API on both sides.
     print_median(prefix + "whole_run", ours.whole, theirs.whole, "s");
     print_median("notebook_cell_kernel_busy_whole_run", ours.whole_cells.busy_ms, theirs.whole_cells.busy_ms, "ms");
+    // The clients alone: both kernels keep ipykernel's reply pause.
+    print_median(prefix + "whole_run_same_kernel_command", ours.whole_same_command, theirs.whole, "s");
     // The phased run end to end (start, execute, shutdown with clocks between them).
     print_median(prefix + "phased_run", ours.phased_total, theirs.phased_total, "s");
     print_median(prefix + "execute_on_started_kernel", ours.execute, theirs.execute, "s");

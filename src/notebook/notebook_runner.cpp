@@ -283,14 +283,21 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   return {.nb = std::move(nb), .cells_executed = executed, .failure = std::move(run_failure)};
 }
 
-notebook_run_result run_notebook(notebook nb, const notebook_run_options& options) {
+kernel_start_options notebook_kernel_start(const notebook& nb, const notebook_run_options& options) {
   std::string name = options.kernel.empty() ? nb.kernel_name() : options.kernel;
   if (name.empty()) name = "python3";
   kernel_start_options start{.kernel = name, .work_dir = options.work_dir, .startup_timeout = options.startup_timeout};
   // IPython kernels, named as jupyter_client recognises them.
-  if (!options.ipython_history_file.empty() && (name == "python" || name == "python2" || name == "python3"))
-    start.extra_arguments.push_back("--HistoryManager.hist_file=" + options.ipython_history_file);
-  auto session = kernel_session::start(std::move(start));
+  if (name == "python" || name == "python2" || name == "python3") {
+    if (!options.ipython_history_file.empty())
+      start.extra_arguments.push_back("--HistoryManager.hist_file=" + options.ipython_history_file);
+    if (!options.ipython_reply_pause) start.extra_arguments.push_back("--Kernel._execute_sleep=0");
+  }
+  return start;
+}
+
+notebook_run_result run_notebook(notebook nb, const notebook_run_options& options) {
+  auto session = kernel_session::start(notebook_kernel_start(nb, options));
   auto result = run_notebook(std::move(nb), kernel_of(session), options);
   session.shutdown();
   return result;

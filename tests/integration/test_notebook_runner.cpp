@@ -265,6 +265,37 @@ TEST_CASE("with the next cell sent on each reply, every output lands in its own 
   CHECK(events == expected_events);  // progress reports one cell at a time
 }
 
+TEST_CASE("an IPython kernel started for a run has ipykernel's reply pause off unless asked to keep it") {
+  // The test above runs without the pause (the default), where an execute_reply often overtakes the
+  // cell's last output; this one checks the setting reaches the kernel.
+  require_jupyter();
+  kgtest::temp_dir dir;
+  const auto path = dir.path() / "pause.ipynb";
+  kgtest::write_file(path, json{{"cells", json::array({{{"cell_type", "code"}, {"execution_count", nullptr},
+                                                         {"metadata", json::object()}, {"outputs", json::array()},
+                                                         {"source", "get_ipython().kernel._execute_sleep"}}})},
+                                {"metadata", json::object()}, {"nbformat", 4}, {"nbformat_minor", 4}}
+                                 .dump());
+  const auto pause_seen = [&](bool keep) {
+    kg::notebook_run_options options{.work_dir = dir.path()};
+    options.ipython_reply_pause = keep;
+    const auto result = kg::run_notebook(kg::notebook::read(path), options);
+    REQUIRE(result.ok());
+    const auto& outputs = result.nb.cells()[0]["outputs"];
+    REQUIRE(outputs.size() == 1);
+    return outputs[0]["data"]["text/plain"].get<std::string>();
+  };
+  CHECK(pause_seen(false) == "0.0");
+  CHECK(pause_seen(true) == "0.0005");  // ipykernel 6.17's default
+
+  const auto start = kg::notebook_kernel_start(kg::notebook::read(path), {.kernel = "python3"});
+  CHECK(start.kernel == "python3");
+  CHECK(start.extra_arguments ==
+        std::vector<std::string>{"--HistoryManager.hist_file=:memory:", "--Kernel._execute_sleep=0"});
+  // Other kernels get no IPython options.
+  CHECK(kg::notebook_kernel_start(kg::notebook::read(path), {.kernel = "ir"}).extra_arguments.empty());
+}
+
 TEST_CASE("papermill's metadata: every cell pending until it runs, then its times and outcome") {
   require_jupyter();
   kgtest::temp_dir dir;
