@@ -6,16 +6,13 @@
 // Rounds interleave kernelgate and the peer so drift hits both alike. One JSON line per metric.
 #include "kernelgate/exec/docker_executor.hpp"
 
+#include "bench_support.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -23,81 +20,9 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace kg = kernelgate;
 namespace fs = std::filesystem;
-using clock_type = std::chrono::steady_clock;
-
-namespace {
-
-double ms_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-}
-
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  if (q == 0.5) return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(static_cast<double>(v.size()) * q))];
-}
-
-// The Python peer, driven line by line over pipes.
-class peer_process {
- public:
-  peer_process(const std::string& image, const fs::path& work_dir) {
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    const auto script = (fs::path(__FILE__).parent_path() / "peer_docker.py").string();
-    std::vector<std::string> args{"/usr/bin/python3", script, image, work_dir.string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
-      throw std::runtime_error("cannot start /usr/bin/python3 " + script);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = ::fdopen(in[1], "w");
-    from_ = ::fdopen(out[0], "r");
-  }
-  peer_process(const peer_process&) = delete;
-  peer_process& operator=(const peer_process&) = delete;
-  ~peer_process() {
-    std::fputs("quit\n", to_);
-    std::fclose(to_);
-    std::fclose(from_);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-
-  nlohmann::json ask(const std::string& line) {
-    std::fputs((line + "\n").c_str(), to_);
-    std::fflush(to_);
-    std::string reply;
-    for (int c; (c = std::fgetc(from_)) != EOF && c != '\n';) reply.push_back(static_cast<char>(c));
-    if (reply.empty()) throw std::runtime_error("the docker-py peer ended (see its stderr)");
-    return nlohmann::json::parse(reply);
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::FILE* to_ = nullptr;
-  std::FILE* from_ = nullptr;
-};
-
-void print_metric(const std::string& metric, double ours, double peer, const std::string& peer_name) {
-  std::cout << nlohmann::json{{"metric", metric},           {"kernelgate", ours}, {"peer", peer},
-                              {"peer_name", peer_name},     {"ratio", ours / peer}, {"unit", "ms"}}
-                   .dump()
-            << std::endl;
-}
-
-}  // namespace
+using namespace kgbench;
 
 int main(int argc, char** argv) {
   std::string image = "kernelgate-test:bookworm";
@@ -116,7 +41,8 @@ int main(int argc, char** argv) {
   fs::create_directories(peer_dir);
   int status = 0;
   try {
-    peer_process peer(image, peer_dir);
+    peer_process peer({.argv = {"/usr/bin/python3", (fs::path(__FILE__).parent_path() / "peer_docker.py").string(),
+                                image, peer_dir.string()}});
     const std::vector<kg::code_block> kinds{{"sh", "echo hello"}, {"python", "print('hello')"}};
     std::vector<double> start_ours, start_peer, stop_ours, stop_peer;
     std::vector<std::vector<double>> block_ours(kinds.size()), block_peer(kinds.size());
@@ -144,15 +70,12 @@ int main(int argc, char** argv) {
       stop_peer.push_back(peer.ask("stop").at("ms").get<double>());
     }
     const std::string peer_name = "docker-py 5 exec_run, AutoGen DockerCommandLineCodeExecutor's way";
-    for (std::size_t k = 0; k < kinds.size(); ++k) {
-      const auto name = "docker_block_" + kinds[k].language;
-      print_metric(name + "_median", quantile(block_ours[k], 0.5), quantile(block_peer[k], 0.5), peer_name);
-      print_metric(name + "_p99", quantile(block_ours[k], 0.99), quantile(block_peer[k], 0.99), peer_name);
-    }
-    print_metric("docker_container_start_median", quantile(start_ours, 0.5), quantile(start_peer, 0.5),
-                 "docker-py 5: AutoGen's start (from_env, create, start, reload until running)");
-    print_metric("docker_container_stop_median", quantile(stop_ours, 0.5), quantile(stop_peer, 0.5),
-                 "docker-py 5: AutoGen's stop (container.stop(), default grace period)");
+    for (std::size_t k = 0; k < kinds.size(); ++k)
+      print_median_and_p99("docker_block_" + kinds[k].language, block_ours[k], block_peer[k], peer_name, "ms");
+    print_median("docker_container_start", start_ours, start_peer,
+                 "docker-py 5: AutoGen's start (from_env, create, start, reload until running)", "ms");
+    print_median("docker_container_stop", stop_ours, stop_peer,
+                 "docker-py 5: AutoGen's stop (container.stop(), default grace period)", "ms");
   } catch (const std::exception& e) {
     std::cerr << "bench_docker: " << e.what() << "\n";
     status = 1;

@@ -11,137 +11,35 @@
 #include "kernelgate/gateway/gateway_transport.hpp"
 #include "kernelgate/wire/message.hpp"
 
+#include "bench_support.hpp"
+#include "detail/loopback.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
+#include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace kg = kernelgate;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
+using namespace kgbench;
 
 namespace {
 
 const fs::path bench_dir = fs::path(__FILE__).parent_path();
 
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  if (q == 0.5) return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  const auto i = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// A child process with its stdin and stdout as pipes (or stdout/stderr to a log file).
-struct child {
-  pid_t pid = -1;
-  FILE* in = nullptr;
-  FILE* out = nullptr;
-
-  child(const std::vector<std::string>& args, const fs::path& log, bool pipes, const fs::path& cwd = {}) {
-    int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (pipes) {
-      if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-      posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-      posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-      posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    } else {
-      posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-      posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    }
-    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    if (posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ) != 0) throw std::runtime_error("cannot start " + args[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (pipes) {
-      ::close(in_pipe[0]);
-      ::close(out_pipe[1]);
-      in = fdopen(in_pipe[1], "w");
-      out = fdopen(out_pipe[0], "r");
-    }
-  }
-  child(const child&) = delete;
-  child& operator=(const child&) = delete;
-  ~child() {
-    if (in) std::fclose(in);
-    if (out) std::fclose(out);
-    if (pid > 0) {
-      ::kill(-pid, SIGTERM);
-      for (int i = 0; i < 100; ++i) {
-        if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-        std::this_thread::sleep_for(100ms);
-      }
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-
-  nlohmann::json ask(const std::string& command) {
-    std::fprintf(in, "%s\n", command.c_str());
-    std::fflush(in);
-    std::string line;
-    for (int c; (c = std::fgetc(out)) != EOF && c != '\n';) line += static_cast<char>(c);
-    if (line.empty()) throw std::runtime_error("peer ended without answering '" + command + "'");
-    return nlohmann::json::parse(line);
-  }
-};
-
 struct peer {
   std::string name;
-  std::unique_ptr<child> process;
+  std::unique_ptr<peer_process> process;
   std::vector<double> rt;
-  double stream_seconds = 0;
 };
-
-void print(const std::string& metric, double ours, const peer& p, double theirs, const char* unit) {
-  std::cout << nlohmann::json{{"metric", metric}, {"kernelgate", ours}, {"peer", theirs}, {"peer_name", p.name},
-                              {"ratio", theirs > 0 ? ours / theirs : 0.0}, {"unit", unit}}
-                   .dump()
-            << std::endl;
-}
 
 }  // namespace
 
@@ -151,34 +49,39 @@ int main(int argc, char** argv) {
   const auto dir = fs::temp_directory_path() / ("kernelgate-bench-gateway-" + kg::random_hex_id().substr(0, 8));
   fs::create_directories(dir / "root");
   fs::create_directories(dir / "runtime");
-  const auto log = dir / "server.log";
   ::setenv("JUPYTER_RUNTIME_DIR", (dir / "runtime").c_str(), 1);
   const std::string token = kg::random_hex_id();
-  const int port = free_port();
+  const int port = kg::detail::bind_loopback_port().port;
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  std::optional<child> server;
-  server.emplace(std::vector<std::string>{"/usr/bin/python3", "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1",
-                                          "--ServerApp.port=" + std::to_string(port), "--ServerApp.port_retries=0",
-                                          "--allow-root", "--no-browser", "--ServerApp.token=" + token,
-                                          "--ServerApp.root_dir=" + (dir / "root").string(),
-                                          "--ServerApp.iopub_data_rate_limit=0", "--ServerApp.iopub_msg_rate_limit=0"},
-                 log, false);
-  for (int i = 0;; ++i) {
-    std::ifstream in(log);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.find("is running at") != std::string::npos) break;
-    if (i > 600) {
-      std::cerr << "jupyter-server did not start:\n" << text;
+  const std::vector<std::string> server_argv{
+      "/usr/bin/python3", "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", "--ServerApp.port=" + std::to_string(port),
+      "--ServerApp.port_retries=0", "--allow-root", "--no-browser", "--ServerApp.token=" + token,
+      "--ServerApp.root_dir=" + (dir / "root").string(), "--ServerApp.iopub_data_rate_limit=0",
+      "--ServerApp.iopub_msg_rate_limit=0"};
+  // Its log is not needed: the server's own figures are not measured.
+  std::optional<kg::detail::child_process> server = kg::detail::child_process::spawn(
+      {.argv = server_argv, .out = kg::detail::stdio::null, .err = kg::detail::stdio::null});
+  kg::gateway_client rest({.url = url, .token = token});
+  for (const auto started = clock_type::now();;) {
+    try {
+      (void)rest.api_info();
+      break;
+    } catch (const kg::error&) {
+    }
+    if (!server->running() || seconds_since(started) > 60) {
+      std::cerr << "bench_gateway: jupyter-server did not answer on " << url
+                << " within 60 s; run it by hand to see why:\n ";
+      for (const auto& a : server_argv) std::cerr << ' ' << a;
+      std::cerr << '\n';
       return 1;
     }
     std::this_thread::sleep_for(100ms);
   }
 
   std::vector<peer> peers;
-  peers.push_back({"python tornado websocket", std::make_unique<child>(
-                                                   std::vector<std::string>{"/usr/bin/python3",
-                                                                            (bench_dir / "peer_gateway.py").string(), url, token},
-                                                   dir / "peer_python.log", true)});
+  peers.push_back({"python tornado websocket",
+                   std::make_unique<peer_process>(peer_options{
+                       .argv = {"/usr/bin/python3", (bench_dir / "peer_gateway.py").string(), url, token}, .quiet = true})});
   const auto node_dir = bench_dir / "bench_gateway_node";
   if (!fs::exists(node_dir / "node_modules" / "@jupyterlab" / "services")) {
     const std::string install = "npm install --prefix '" + node_dir.string() + "' --no-audit --no-fund >&2";
@@ -186,11 +89,10 @@ int main(int argc, char** argv) {
   }
   if (fs::exists(node_dir / "node_modules" / "@jupyterlab" / "services")) {
     peers.push_back({"@jupyterlab/services (node)",
-                     std::make_unique<child>(std::vector<std::string>{"node", (node_dir / "peer.mjs").string(), url, token},
-                                             dir / "peer_node.log", true, node_dir)});
+                     std::make_unique<peer_process>(peer_options{
+                         .argv = {"node", (node_dir / "peer.mjs").string(), url, token}, .cwd = node_dir, .quiet = true})});
   }
 
-  kg::gateway_client rest({.url = url, .token = token});
   const auto kernel = rest.start_kernel({.name = "python3"});
   kg::kernel_client client(kg::make_gateway_transport({.gateway = {.url = url, .token = token}, .kernel_id = kernel.id}));
   (void)client.wait_for_ready(60s);
@@ -200,7 +102,7 @@ int main(int argc, char** argv) {
       const auto t0 = clock_type::now();
       kg::execute_request req{.code = "pass", .stop_on_error = false};
       (void)client.execute(std::move(req), 30s);
-      if (into) into->push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+      if (into) into->push_back(ms_since(t0));
     }
   };
   // Warm up everyone (imports, JIT, server caches).
@@ -214,10 +116,7 @@ int main(int argc, char** argv) {
       for (const auto& v : p.process->ask("rt " + std::to_string(per_round))) p.rt.push_back(v.get<double>());
     }
   }
-  for (const auto& p : peers) {
-    print("gateway_pass_roundtrip_median", percentile(ours, 0.5), p, percentile(p.rt, 0.5), "ms");
-    print("gateway_pass_roundtrip_p99", percentile(ours, 0.99), p, percentile(p.rt, 0.99), "ms");
-  }
+  for (const auto& p : peers) print_median_and_p99("gateway_pass_roundtrip", ours, p.rt, p.name, "ms");
 
   // 50 MiB of stdout: 51200 lines of 1 KiB.
   const std::string code = "import sys\nline = 'x' * 1023 + '\\n'\nfor _ in range(51200):\n    sys.stdout.write(line)\nsys.stdout.flush()";
@@ -228,23 +127,24 @@ int main(int argc, char** argv) {
     if (o.kind == kg::output_kind::stream && o.name == "stdout") bytes += o.text.size();
   };
   (void)client.execute(std::move(req), 600s);
-  const double ours_stream = std::chrono::duration<double>(clock_type::now() - t0).count();
+  const double ours_stream = seconds_since(t0);
   for (auto& p : peers) {
     const auto r = p.process->ask("stream " + nlohmann::json(code).dump());
     if (r.at("bytes").get<std::size_t>() != bytes) {
       std::cerr << p.name << " received " << r.at("bytes") << " bytes, kernelgate " << bytes << "\n";
     }
-    print("gateway_stream_50MiB_receive", ours_stream, p, r.at("seconds").get<double>(), "s");
+    print_metric({.name = "gateway_stream_50MiB_receive", .ours = ours_stream, .peer = r.at("seconds").get<double>(),
+                  .peer_name = p.name, .unit = "s"});
   }
   if (bytes != 51200u * 1024u) std::cerr << "kernelgate received " << bytes << " bytes of 52428800\n";
 
-  for (auto& p : peers) {
-    std::fprintf(p.process->in, "quit\n");
-    std::fflush(p.process->in);
-  }
   client.close();
   rest.delete_kernel(kernel.id);
   peers.clear();
+  // A graceful stop, so that the server shuts down any kernel left (its kernels run in sessions
+  // of their own, out of reach of a signal to its process group).
+  server->signal(SIGTERM);
+  (void)server->wait_for(std::chrono::seconds(15));
   server.reset();
   std::error_code ec;
   fs::remove_all(dir, ec);

@@ -6,11 +6,12 @@
 // Phases alternate between the two clients so machine drift hits both alike. One JSON line per metric.
 #include "kernelgate/kernel/kernel_session.hpp"
 
+#include "bench_support.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
@@ -19,48 +20,23 @@
 
 namespace kg = kernelgate;
 namespace fs = std::filesystem;
-using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+using namespace kgbench;
 
 namespace {
 
 constexpr const char* kernel_name = "python3";
 constexpr const char* peer_name = "jupyter_client 7.4.9 BlockingKernelClient (bench/peer_kernel.py)";
 
-double ms_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-double median(const std::vector<double>& v) { return percentile(v, 0.5); }
-
-// Runs the peer script with arguments and returns its JSON line. The kernel's own chatter on
-// stderr is discarded.
-nlohmann::json run_peer(const std::string& args) {
-  const fs::path script = fs::path(__FILE__).parent_path() / "peer_kernel.py";
-  const std::string cmd = "/usr/bin/python3 '" + script.string() + "' " + args + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) throw std::runtime_error("cannot run " + cmd);
-  std::string out;
-  char buf[65536];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  if (::pclose(p) != 0) throw std::runtime_error("peer failed: " + cmd);
-  return nlohmann::json::parse(out);
+// bench/peer_kernel.py with arguments; returns its JSON line.
+nlohmann::json run_peer(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/python3", (fs::path(__FILE__).parent_path() / "peer_kernel.py").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return nlohmann::json::parse(run_peer_to_end(argv));
 }
 
 std::vector<double> doubles(const nlohmann::json& j) { return j.get<std::vector<double>>(); }
-
-void print_metric(const std::string& metric, double ours, double peer, const std::string& unit) {
-  std::cout << nlohmann::json{{"metric", metric}, {"kernelgate", ours},   {"peer", peer},
-                              {"peer_name", peer_name}, {"ratio", peer > 0 ? ours / peer : 0.0}, {"unit", unit}}
-                   .dump()
-            << std::endl;
-}
 
 std::string stream_code(std::size_t bytes) {
   return "import sys\n_line = 'x' * 1023 + '\\n'\nfor _ in range(" + std::to_string(bytes / 1024) +
@@ -84,7 +60,7 @@ int main(int argc, char** argv) {
       auto s = kg::kernel_session::start({.kernel = kernel_name, .work_dir = work});
       start_ours.push_back(ms_since(t0));
       s.shutdown();
-      start_peer.push_back(run_peer("start").at("ms").get<double>());
+      start_peer.push_back(run_peer({"start"}).at("ms").get<double>());
     }
 
     // (a) round trips: five batches each, alternating, so load changes on this shared machine hit
@@ -101,7 +77,7 @@ int main(int argc, char** argv) {
           (void)c.execute("pass", 60s);
           rt_ours.push_back(ms_since(t0));
         }
-        for (double v : doubles(run_peer("rt " + std::to_string(rt_n / batches)).at("ms"))) rt_peer.push_back(v);
+        for (double v : doubles(run_peer({"rt", std::to_string(rt_n / batches)}).at("ms"))) rt_peer.push_back(v);
       }
     }
 
@@ -119,7 +95,7 @@ int main(int argc, char** argv) {
         for (const auto& o : r.outputs) got += o.text.size();
         ours_bytes = got;
       }
-      const auto peer = run_peer("stream " + std::to_string(stream_bytes) + " " + std::to_string(stream_rounds));
+      const auto peer = run_peer({"stream", std::to_string(stream_bytes), std::to_string(stream_rounds)});
       stream_peer = doubles(peer.at("ms"));
       peer_bytes = peer.at("bytes").back().get<std::size_t>();
     }
@@ -127,10 +103,9 @@ int main(int argc, char** argv) {
       std::cerr << "warning: stream sizes differ: kernelgate " << ours_bytes << ", peer " << peer_bytes << ", expected "
                 << stream_bytes << "\n";
 
-    print_metric("pass_round_trip_median", median(rt_ours), median(rt_peer), "ms");
-    print_metric("pass_round_trip_p99", percentile(rt_ours, 0.99), percentile(rt_peer, 0.99), "ms");
-    print_metric("stdout_50MB_time_median", median(stream_ours), median(stream_peer), "ms");
-    print_metric("start_to_ready_median", median(start_ours), median(start_peer), "ms");
+    print_median_and_p99("pass_round_trip", rt_ours, rt_peer, peer_name, "ms");
+    print_median("stdout_50MB_time", stream_ours, stream_peer, peer_name, "ms");
+    print_median("start_to_ready", start_ours, start_peer, peer_name, "ms");
   } catch (const std::exception& e) {
     std::cerr << "bench_kernel: " << e.what() << "\n";
     fs::remove_all(work);

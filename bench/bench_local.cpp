@@ -7,6 +7,8 @@
 // Prints one JSON line per metric with medians.
 #include "kernelgate/exec/local_executor.hpp"
 
+#include "bench_support.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -28,111 +30,53 @@ extern char** environ;
 
 namespace kg = kernelgate;
 namespace fs = std::filesystem;
-using clock_type = std::chrono::steady_clock;
+using namespace kgbench;
 
 namespace {
 
 constexpr const char* python = "/usr/bin/python3";
 
-double ms_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-double p99(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(static_cast<double>(v.size()) * 0.99))];
-}
-
-// Starts argv with stdout as a pipe; stdin and stderr as pipes when asked (stderr may share stdout's).
-struct spawned {
-  pid_t pid = -1;
-  int in = -1, out = -1, err = -1;
-};
-
-spawned spawn(const std::vector<std::string>& args, bool pipe_stdin, bool pipe_stderr, const fs::path& cwd,
-              bool merge_stderr = false, bool new_session = false) {
-  int in[2] = {-1, -1}, out[2], err[2] = {-1, -1};
-  if ((pipe_stdin && pipe2(in, O_CLOEXEC) != 0) || pipe2(out, O_CLOEXEC) != 0 || (pipe_stderr && pipe2(err, O_CLOEXEC) != 0))
-    throw std::runtime_error("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  if (pipe_stdin) posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  if (pipe_stderr) posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  else if (merge_stderr) posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  // A new session, as the executor gives each block: with the kernel's autogroup scheduling a
-  // session is its own CPU group, so the floor must not differ from kernelgate in that.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  if (new_session) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  spawned s;
-  const int rc = posix_spawn(&s.pid, argv[0], &fa, &attr, argv.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("spawn failed: " + args[0]);
-  if (pipe_stdin) {
-    close(in[0]);
-    s.in = in[1];
-  }
-  close(out[1]);
-  s.out = out[0];
-  if (pipe_stderr) {
-    close(err[1]);
-    s.err = err[0];
-  }
-  return s;
-}
-
-// The floor: the interpreter on the file with its output captured the cheapest way (stdout and
-// stderr on one pipe, read to EOF with blocking reads), then reaped.
+// The floor: the interpreter on the file with its output captured the cheapest way, with no library
+// in between: posix_spawn with stdout and stderr on one pipe, blocking reads to EOF, waitpid. Each
+// run gets a new session, as the executor gives each block: with the kernel's autogroup scheduling
+// a session is its own CPU group, so the floor must not differ from kernelgate in that.
 double run_direct(const fs::path& file, const fs::path& cwd) {
   const auto t0 = clock_type::now();
-  auto s = spawn({python, file.string()}, false, false, cwd, true, true);
-  char buf[65536];
-  while (read(s.out, buf, sizeof buf) > 0) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  std::string interpreter = python, script = file.string();
+  char* argv[] = {interpreter.data(), script.data(), nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, python, &fa, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    throw std::runtime_error(std::string("cannot start ") + python);
   }
-  close(s.out);
+  char buf[65536];
+  while (read(out[0], buf, sizeof buf) > 0) {
+  }
+  close(out[0]);
   int status = 0;
-  waitpid(s.pid, &status, 0);
+  waitpid(pid, &status, 0);
   return ms_since(t0);
 }
 
-class peer_runner {
- public:
-  peer_runner(const fs::path& script, const fs::path& work) {
-    s_ = spawn({python, script.string(), work.string(), python}, true, false, work);
-  }
-  ~peer_runner() {
-    close(s_.in);
-    close(s_.out);
-    int status = 0;
-    waitpid(s_.pid, &status, 0);
-  }
-  peer_runner(const peer_runner&) = delete;
-  peer_runner& operator=(const peer_runner&) = delete;
-
-  double run(const std::string& code) {
-    const std::string line = nlohmann::json{{"code", code}}.dump() + "\n";
-    if (write(s_.in, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw std::runtime_error("peer write");
-    std::string reply;
-    char c;
-    while (read(s_.out, &c, 1) == 1 && c != '\n') reply += c;
-    return nlohmann::json::parse(reply).at("seconds").get<double>() * 1000.0;
-  }
-
- private:
-  spawned s_;
-};
+// The peer answers each {"code": ...} line with {"seconds": ...}.
+double peer_run(peer_process& peer, const std::string& code) {
+  return peer.ask(nlohmann::json{{"code", code}}.dump()).at("seconds").get<double>() * 1000.0;
+}
 
 struct samples {
   std::vector<double> floor, ours, peer;
@@ -140,7 +84,7 @@ struct samples {
 
 // The floor runs the very file the executor wrote, in the same directory, so the difference is
 // only what the executor does around the interpreter.
-samples measure(const std::string& code, int rounds, kg::code_executor& ex, peer_runner& peer, const fs::path& work) {
+samples measure(const std::string& code, int rounds, kg::code_executor& ex, peer_process& peer, const fs::path& work) {
   const auto first = ex.execute({{"python", code}});
   if (!first.code_file) throw std::runtime_error("kernelgate wrote no code file: " + first.output);
   const fs::path file = fs::path(*first.code_file).filename();
@@ -162,7 +106,7 @@ samples measure(const std::string& code, int rounds, kg::code_executor& ex, peer
       o = ours_once();
       f = run_direct(file, work);
     }
-    const double p = peer.run(code);
+    const double p = peer_run(peer, code);
     if (i < 3) continue;  // warm-up
     s.floor.push_back(f);
     s.ours.push_back(o);
@@ -171,16 +115,7 @@ samples measure(const std::string& code, int rounds, kg::code_executor& ex, peer
   return s;
 }
 
-void print_metric(const std::string& metric, double ours, double peer, const std::string& unit) {
-  std::cout << nlohmann::json{{"metric", metric},
-                              {"kernelgate", ours},
-                              {"peer", peer},
-                              {"peer_name", "AutoGen 0.2-style subprocess runner (bench/peer_local_runner.py)"},
-                              {"ratio", peer > 0 ? ours / peer : 0.0},
-                              {"unit", unit}}
-                   .dump()
-            << '\n';
-}
+constexpr const char* peer_name = "AutoGen 0.2-style subprocess runner (bench/peer_local_runner.py)";
 
 }  // namespace
 
@@ -193,7 +128,7 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     auto ex = kg::make_local_executor({.work_dir = base / "ours"});
-    peer_runner peer(script, base / "peer");
+    peer_process peer({.argv = {python, script.string(), (base / "peer").string(), python}, .cwd = base / "peer"});
     const struct {
       std::string name, code;
     } cases[] = {
@@ -202,9 +137,8 @@ int main(int argc, char** argv) {
     };
     for (const auto& c : cases) {
       const auto s = measure(c.code, rounds, *ex, peer, base / "ours");
-      const double floor = median(s.floor), ours = median(s.ours), theirs = median(s.peer);
-      print_metric("local_block_" + c.name + "_median", ours, theirs, "ms");
-      print_metric("local_block_" + c.name + "_p99", p99(s.ours), p99(s.peer), "ms");
+      const double floor = median(s.floor);
+      print_median_and_p99("local_block_" + c.name, s.ours, s.peer, peer_name, "ms");
       // Overhead: the median of each round's difference to the floor run right before it, which
       // cancels the drift of a shared machine better than a difference of medians.
       std::vector<double> ours_over, peer_over;
@@ -212,8 +146,8 @@ int main(int argc, char** argv) {
         ours_over.push_back(s.ours[i] - s.floor[i]);
         peer_over.push_back(s.peer[i] - s.floor[i]);
       }
-      print_metric("local_block_" + c.name + "_overhead_above_direct_interpreter_median", median(ours_over),
-                   median(peer_over), "ms");
+      print_median("local_block_" + c.name + "_overhead_above_direct_interpreter", ours_over, peer_over, peer_name,
+                   "ms");
       std::cerr << c.name << ": direct interpreter median " << floor << " ms\n";
     }
   } catch (const std::exception& e) {

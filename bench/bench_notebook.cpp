@@ -28,21 +28,17 @@
 #include "kernelgate/notebook/notebook.hpp"
 #include "kernelgate/notebook/notebook_runner.hpp"
 
-// The library's RAII child process (pipes, process group, reaping); the peer runs as one.
-#include "../src/detail/process.hpp"
+#include "bench_support.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -52,45 +48,12 @@
 namespace kg = kernelgate;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* python = "/usr/bin/python3";
+using namespace kgbench;
+
 constexpr const char* peer_name = "nbclient 0.7.2";
-// One whole run of the peer, kernel start included, on a loaded machine; past this the peer is stuck.
-constexpr std::chrono::minutes peer_reply_limit{5};
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-double p99(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(v.size())))];
-}
-
-// User and system CPU time of this process, all its threads (the kernel is another process).
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
 
 // Deterministic small cells: an assignment, a print (stream output), an expression (execute_result)
 // and a two-line cell ending in an expression, in turn. A markdown cell on top, as notebooks have.
@@ -227,54 +190,6 @@ phases ours_phased(const fs::path& file, const fs::path& work) {
   return p;
 }
 
-// bench/peer_notebook.py as a child process: one JSON request line in, one JSON answer line out.
-class peer_process {
- public:
-  peer_process(const fs::path& script, const fs::path& work)
-      : child_(kg::detail::child_process::spawn({.argv = {python, script.string()},
-                                                 .cwd = work,
-                                                 .in = kg::detail::stdio::pipe,
-                                                 .out = kg::detail::stdio::pipe,
-                                                 .err = kg::detail::stdio::inherit})) {}
-
-  json ask(const json& request) {
-    const std::string line = request.dump() + "\n";
-    for (std::size_t done = 0; done < line.size();) {
-      const ssize_t n = ::write(child_.stdin_fd(), line.data() + done, line.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw std::runtime_error("peer_notebook.py stopped reading its requests");
-      done += static_cast<std::size_t>(n);
-    }
-    const auto until = clock_type::now() + peer_reply_limit;
-    for (;;) {
-      if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        const auto answer = json::parse(buffer_.substr(0, nl));
-        buffer_.erase(0, nl + 1);
-        return answer;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now());
-      if (left.count() <= 0 || !kg::detail::wait_readable(child_.stdout_fd(), left))
-        throw std::runtime_error("peer_notebook.py gave no answer within 5 minutes");
-      char chunk[4096];
-      const ssize_t n = ::read(child_.stdout_fd(), chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw std::runtime_error("peer_notebook.py exited (see its traceback above)");
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  ~peer_process() {
-    child_.close_stdin();  // EOF ends its loop; the child_process destructor reaps (or kills) it
-    (void)child_.wait_for(std::chrono::seconds(10));
-  }
-  peer_process(const peer_process&) = delete;
-  peer_process& operator=(const peer_process&) = delete;
-
- private:
-  kg::detail::child_process child_;
-  std::string buffer_;
-};
-
 run_shape peer_shape(const json& answer) {
   return {.cells = answer.at("cells").get<long>(), .results = answer.at("results").get<long>(),
           .stream_chars = answer.at("stream_chars").get<long>()};
@@ -288,19 +203,6 @@ std::string describe(const run_shape& s) {
 void check_same_work(const run_shape& ours, const run_shape& peer) {
   if (ours == peer) return;
   throw std::runtime_error("the two runs differ: kernelgate " + describe(ours) + "; nbclient " + describe(peer));
-}
-
-void print_metric(const std::string& metric, double ours, double peer, const std::string& unit, std::size_t samples) {
-  std::cout << json{{"metric", metric}, {"kernelgate", ours},         {"peer", peer},
-                    {"peer_name", peer_name}, {"ratio", peer > 0 ? ours / peer : 0.0}, {"unit", unit},
-                    {"samples", samples}}
-                   .dump()
-            << std::endl;
-}
-
-void print_median(const std::string& metric, const std::vector<double>& ours, const std::vector<double>& peer,
-                  const std::string& unit) {
-  print_metric(metric + "_median", median(ours), median(peer), unit, ours.size());
 }
 
 void append(std::vector<double>& to, const std::vector<double>& from) { to.insert(to.end(), from.begin(), from.end()); }
@@ -331,10 +233,10 @@ int main(int argc, char** argv) {
     make_notebook(cells).write(file);
     std::cerr << "bench_notebook: " << cells << " cells, " << rounds << " rounds (+1 warm-up); load average "
               << load_average() << '\n';
-    peer_process peer(script, work);
+    peer_process peer({.argv = {"/usr/bin/python3", script.string()}, .cwd = work});
     series ours, theirs;
-    const json whole_request = {{"mode", "whole"}, {"path", file.string()}};
-    const json phased_request = {{"mode", "phased"}, {"path", file.string()}};
+    const std::string whole_request = json{{"mode", "whole"}, {"path", file.string()}}.dump();
+    const std::string phased_request = json{{"mode", "phased"}, {"path", file.string()}}.dump();
     for (int round = 0; round <= rounds; ++round) {
       const bool warm_up = round == 0;
       // Alternate who goes first.
@@ -388,21 +290,19 @@ int main(int argc, char** argv) {
     }
     const std::string prefix = "notebook_" + std::to_string(cells) + "_cells_";
     // The target: the one-call API on both sides.
-    print_median(prefix + "whole_run", ours.whole, theirs.whole, "s");
-    print_median("notebook_cell_kernel_busy_whole_run", ours.whole_cells.busy_ms, theirs.whole_cells.busy_ms, "ms");
+    print_median(prefix + "whole_run", ours.whole, theirs.whole, peer_name, "s");
+    print_median("notebook_cell_kernel_busy_whole_run", ours.whole_cells.busy_ms, theirs.whole_cells.busy_ms, peer_name, "ms");
     // The clients alone: both kernels keep ipykernel's reply pause.
-    print_median(prefix + "whole_run_same_kernel_command", ours.whole_same_command, theirs.whole, "s");
+    print_median(prefix + "whole_run_same_kernel_command", ours.whole_same_command, theirs.whole, peer_name, "s");
     // The phased run end to end (start, execute, shutdown with clocks between them).
-    print_median(prefix + "phased_run", ours.phased_total, theirs.phased_total, "s");
-    print_median(prefix + "execute_on_started_kernel", ours.execute, theirs.execute, "s");
-    print_median(prefix + "execute_client_cpu", ours.execute_cpu, theirs.execute_cpu, "s");
-    print_median(prefix + "kernel_start", ours.start, theirs.start, "s");
-    print_median(prefix + "kernel_shutdown", ours.shutdown, theirs.shutdown, "s");
+    print_median(prefix + "phased_run", ours.phased_total, theirs.phased_total, peer_name, "s");
+    print_median(prefix + "execute_on_started_kernel", ours.execute, theirs.execute, peer_name, "s");
+    print_median(prefix + "execute_client_cpu", ours.execute_cpu, theirs.execute_cpu, peer_name, "s");
+    print_median(prefix + "kernel_start", ours.start, theirs.start, peer_name, "s");
+    print_median(prefix + "kernel_shutdown", ours.shutdown, theirs.shutdown, peer_name, "s");
     // Where the execution time goes, per cell, on the kernel's clock.
-    print_median("notebook_cell_kernel_busy", ours.cells.busy_ms, theirs.cells.busy_ms, "ms");
-    print_median("notebook_cell_client_turnaround", ours.cells.gap_ms, theirs.cells.gap_ms, "ms");
-    print_metric("notebook_cell_client_turnaround_p99", p99(ours.cells.gap_ms), p99(theirs.cells.gap_ms), "ms",
-                 ours.cells.gap_ms.size());
+    print_median("notebook_cell_kernel_busy", ours.cells.busy_ms, theirs.cells.busy_ms, peer_name, "ms");
+    print_median_and_p99("notebook_cell_client_turnaround", ours.cells.gap_ms, theirs.cells.gap_ms, peer_name, "ms");
     std::cerr << "bench_notebook: load average at the end " << load_average() << '\n';
   } catch (const std::exception& e) {
     std::cerr << "bench_notebook: " << e.what() << '\n';

@@ -11,19 +11,21 @@
 #include <kernelgate/wire/ws_codec.hpp>
 #include <kernelgate/wire/zmq_codec.hpp>
 
+#include "bench_support.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 namespace kg = kernelgate;
+using namespace kgbench;
 
 namespace {
 
@@ -59,19 +61,16 @@ double timed(int batches, MakeBatch make_batch, Op op) {
     const std::chrono::duration<double, std::micro> took = std::chrono::steady_clock::now() - start;
     per_op.push_back(took.count() / static_cast<double>(items.size()));
   }
-  std::sort(per_op.begin(), per_op.end());
-  return per_op[per_op.size() / 2];
+  return median(per_op);
 }
 
+// wire_peer.py prints one JSON line per metric with its median microseconds per message.
 std::map<std::string, double> run_peer(int batches, int per_batch) {
   const auto script = std::filesystem::path(__FILE__).parent_path() / "wire_peer.py";
-  const std::string command =
-      "/usr/bin/python3 '" + script.string() + "' " + std::to_string(batches) + " " + std::to_string(per_batch);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::istringstream lines(
+      run_peer_to_end({"/usr/bin/python3", script.string(), std::to_string(batches), std::to_string(per_batch)}));
   std::map<std::string, double> out;
-  if (!pipe) return out;
-  char line[4096];
-  while (std::fgets(line, sizeof line, pipe.get()) != nullptr) {
+  for (std::string line; std::getline(lines, line);) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object() && j.contains("metric")) out[j.at("metric").get<std::string>()] = j.at("median_us").get<double>();
   }
@@ -112,20 +111,20 @@ int main(int argc, char** argv) {
   }
 
   const auto peer = run_peer(batches, per_batch);
+  int status = 0;
   for (const auto& [metric, value] : ours) {
-    const bool zmq = metric.starts_with("zmq_");
-    const std::string peer_name = zmq ? "jupyter_client 7.4.9 Session (serialize / feed_identities+deserialize)"
-                                      : "jupyter_server 1.23.3 serialize_msg_to_ws_v1 / deserialize_msg_from_ws_v1 "
-                                        "+ Session.pack/unpack";
-    nlohmann::json line = {{"metric", metric}, {"kernelgate", value}, {"peer_name", peer_name}, {"unit", "us/message"}};
-    if (const auto it = peer.find(metric); it != peer.end() && it->second > 0) {
-      line["peer"] = it->second;
-      line["ratio"] = value / it->second;
-    } else {
-      line["peer"] = nullptr;
-      line["ratio"] = nullptr;
+    const auto it = peer.find(metric);
+    if (it == peer.end()) {
+      std::cerr << "bench_wire: wire_peer.py gave no figure for " << metric << "\n";
+      status = 1;
+      continue;
     }
-    std::cout << line.dump() << "\n";
+    const bool zmq = metric.starts_with("zmq_");
+    print_metric({.name = metric, .ours = value, .peer = it->second,
+                  .peer_name = zmq ? "jupyter_client 7.4.9 Session (serialize / feed_identities+deserialize)"
+                                   : "jupyter_server 1.23.3 serialize_msg_to_ws_v1 / deserialize_msg_from_ws_v1 "
+                                     "+ Session.pack/unpack",
+                  .unit = "us/message", .samples = static_cast<std::size_t>(batches)});
   }
-  return peer.empty() ? 1 : 0;
+  return status;
 }

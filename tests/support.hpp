@@ -3,14 +3,12 @@
 
 // Helpers shared by kernelgate's tests.
 
+#include "detail/loopback.hpp"
 #include "detail/process.hpp"
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -38,18 +36,7 @@ inline void require_service(bool available, const std::string& what) {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (a server started on it may still lose it to
 /// another process: callers retry with a new one).
-inline int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok) throw std::runtime_error("cannot find a free port on 127.0.0.1");
-  return ntohs(addr.sin_port);
-}
+inline int free_loopback_port() { return kernelgate::detail::bind_loopback_port().port; }
 
 /// Debian's interpreter, which has ipykernel, jupyter_client and jupyter-server.
 inline const char* system_python() { return "/usr/bin/python3"; }

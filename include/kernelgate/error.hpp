@@ -51,7 +51,9 @@ class error : public std::system_error {
 
   /// The kernelgate condition.
   [[nodiscard]] errc condition() const noexcept { return static_cast<errc>(code().value()); }
-  /// The HTTP status for errc::http_status errors, 0 otherwise.
+  /// The HTTP status of the answer behind the error: for errc::http_status, and for
+  /// errc::connection_failed when a WebSocket upgrade was answered with a success status but not
+  /// taken up; 0 otherwise.
   [[nodiscard]] int http_status() const noexcept { return http_status_; }
   /// The message as given, without the ": <condition>" suffix std::system_error would add
   /// (to_string(condition()) names the condition).

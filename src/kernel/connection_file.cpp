@@ -2,14 +2,11 @@
 
 #include "detail/files.hpp"
 
-#include "detail/process.hpp"
+#include "detail/loopback.hpp"
 #include "kernel/json_file.hpp"
 #include "kernelgate/error.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,19 +41,10 @@ connection_info make_local_connection_info(std::string kernel_name) {
   info.kernel_name = std::move(kernel_name);
   // All five sockets are held together so the system hands out five distinct ports.
   int* ports[] = {&info.shell_port, &info.iopub_port, &info.stdin_port, &info.control_port, &info.hb_port};
-  std::vector<detail::unique_fd> held;
+  std::vector<detail::bound_port> held;
   for (int* p : ports) {
-    detail::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) throw error(errc::io_error, std::string("cannot create a socket to find a free port: ") + std::strerror(errno));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      throw error(errc::io_error, std::string("cannot bind a loopback port: ") + std::strerror(errno));
-    *p = ntohs(addr.sin_port);
-    held.push_back(std::move(fd));
+    held.push_back(detail::bind_loopback_port());
+    *p = held.back().port;
   }
   info.key = random_hex_id() + random_hex_id();
   return info;

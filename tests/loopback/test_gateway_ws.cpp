@@ -43,10 +43,12 @@ const std::string kernel_id = "11111111-2222-3333-4444-555555555555";
 using ws_type = websocket::stream<tcp::socket>;
 
 // Accepts connections one after another and runs `script` on each (with its index and request target).
+// The first `not_taken_up` upgrade requests are answered 200 OK, as jupyter-server now and then does.
 class fake_gateway {
  public:
   using script_type = std::function<void(ws_type&, int, const std::string&)>;
-  fake_gateway(bool choose_v1, script_type script) : choose_v1_(choose_v1), script_(std::move(script)) {
+  fake_gateway(bool choose_v1, script_type script, int not_taken_up = 0)
+      : choose_v1_(choose_v1), script_(std::move(script)), not_taken_up_(not_taken_up) {
     thread_ = std::thread([this] { run(); });
   }
   ~fake_gateway() {
@@ -69,6 +71,12 @@ class fake_gateway {
       http::request<http::string_body> req;
       http::read(socket, buffer, req, ec);
       if (ec || !websocket::is_upgrade(req)) continue;
+      if (upgrades_seen_++ < not_taken_up_) {
+        http::response<http::empty_body> res{http::status::ok, req.version()};
+        res.keep_alive(false);
+        http::write(socket, res, ec);
+        continue;
+      }
       ws_type ws(std::move(socket));
       const bool v1 = choose_v1_ && req[http::field::sec_websocket_protocol].find(kg::ws_v1_subprotocol) != std::string_view::npos;
       ws.set_option(websocket::stream_base::decorator([v1](websocket::response_type& res) {
@@ -85,6 +93,8 @@ class fake_gateway {
 
   bool choose_v1_;
   script_type script_;
+  int not_taken_up_ = 0;
+  std::atomic<int> upgrades_seen_{0};
   asio::io_context io_;
   tcp::acceptor acceptor_{io_, {asio::ip::address_v4::loopback(), 0}};
   std::thread thread_;
@@ -273,6 +283,43 @@ TEST_CASE("a server that goes away: bounded reconnect attempts, then dead with a
   CHECK(last.state == kg::peer_state::dead);
   CHECK(last.reason.find("3 attempts") != std::string::npos);
   CHECK(last.reason.find("/api/kernels/" + kernel_id + "/channels") != std::string::npos);
+}
+
+TEST_CASE("an upgrade answered 200 OK is asked again, within connect_retries") {
+  const auto answer_kernel_info = [](ws_type& ws, int, const std::string&) {
+    beast::flat_buffer buf;
+    ws.read(buf);
+    ws.binary(true);
+    const auto request = kg::decode_ws_v1(beast::buffers_to_string(buf.data()));
+    const auto reply = reply_to(request, "kernel_info_reply", kg::channel::shell, {{"status", "ok"}});
+    ws.write(asio::buffer(kg::encode_ws_v1(reply)));
+    boost::system::error_code ec;
+    ws.read(buf, ec);  // until the client goes
+  };
+  {
+    fake_gateway gw(true, answer_kernel_info, 2);
+    recorder rec;
+    auto t = kg::make_gateway_transport(
+        {.gateway = {.url = gw.url(), .token = "t", .connect_retries = 2, .retry_backoff = 10ms},
+         .kernel_id = kernel_id});
+    t->start(rec.handlers());
+    kg::session_identity me;
+    t->send(kg::make_message("kernel_info_request", nlohmann::json::object(), me, kg::channel::shell));
+    REQUIRE(rec.wait([&] { return !rec.messages.empty(); }));
+    std::lock_guard lock(rec.m);
+    CHECK(rec.messages.front().msg_type() == "kernel_info_reply");
+  }
+  // Once the retries are used up, the error says what the server answered.
+  fake_gateway gw(true, answer_kernel_info, 3);
+  try {
+    (void)kg::make_gateway_transport(
+        {.gateway = {.url = gw.url(), .token = "t", .connect_retries = 2, .retry_backoff = 10ms}, .kernel_id = kernel_id});
+    FAIL("connected although every upgrade was answered 200 OK");
+  } catch (const kg::error& e) {
+    CHECK(e.condition() == kg::errc::connection_failed);
+    CHECK(e.http_status() == 200);
+    CHECK(std::string(e.what()).find("instead of 101 Switching Protocols") != std::string::npos);
+  }
 }
 
 TEST_CASE("bad transport options are refused before any connection") {

@@ -84,6 +84,13 @@ class ws_stream_on final : public ws_stream {
     const std::string where = ep.url.display() + target.substr(0, target.find('?'));
     if (ec) {
       const int status = static_cast<int>(response.result_int());
+      if (status >= 200 && status < 300) {
+        // A success that is no upgrade: the server gave no reason to refuse, and asking again may
+        // work (jupyter-server 1.23 has been seen answering 200 OK now and then).
+        throw error(errc::connection_failed, status,
+                    "WebSocket upgrade at " + where + " was answered " + std::to_string(status) + " " +
+                        std::string(response.reason()) + " instead of 101 Switching Protocols");
+      }
       if (status != 0 && status != 101) {
         throw status_error("WebSocket upgrade at " + where,
                            http_response{status, std::string(response.reason()), response.body()});
@@ -121,6 +128,17 @@ std::string reason_of(const boost::system::error_code& ec) {
   if (ec == websocket::error::closed) return "the server closed the WebSocket";
   if (ec == beast::error::timeout) return "no traffic and no answer to pings";
   return ec.message();
+}
+
+// The first connection's transient failure: the server answered the upgrade with a success status.
+bool upgrade_not_taken_up(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const error& e) {
+    return e.condition() == errc::connection_failed && e.http_status() != 0;
+  } catch (...) {
+    return false;
+  }
 }
 
 }  // namespace
@@ -304,15 +322,32 @@ ws_connection::ws_connection(endpoint ep, std::string target, std::vector<std::s
     : impl_(std::make_shared<impl>(std::move(ep), std::move(target), std::move(subprotocols), policy)) {
   auto& i = *impl_;
   // The first connection is made on the I/O context but before the thread exists, so a failure is
-  // simply thrown here (every step has a deadline: connect, TLS and upgrade).
-  std::exception_ptr failure;
-  auto first = i.make_stream();
-  asio::co_spawn(*i.io, first->open(i.ep, i.target, i.subprotocols, i.chosen),
-                 [&failure](std::exception_ptr e) { failure = e; });
-  i.io->run();
-  if (failure) std::rethrow_exception(failure);
-  i.io->restart();
-  i.stream = first;
+  // simply thrown here (every step has a deadline: connect, TLS and upgrade). An upgrade answered
+  // with a success status but not taken up is asked again, as a refused TCP connection is: up to
+  // connect_retries more times, with doubling pauses.
+  auto pause = i.ep.retry_backoff;
+  for (int attempt = 0;; ++attempt) {
+    std::exception_ptr failure;
+    bool finished = false;
+    auto first = i.make_stream();
+    asio::co_spawn(*i.io, first->open(i.ep, i.target, i.subprotocols, i.chosen),
+                   [&failure, &finished](std::exception_ptr e) {
+                     failure = e;
+                     finished = true;
+                   });
+    // Until the attempt ends, not until the context runs out of work: a refused upgrade leaves the
+    // WebSocket's handshake timer armed, which must not hold the caller for its whole duration.
+    while (!finished && i.io->run_one() > 0) {
+    }
+    i.io->restart();
+    if (!failure) {
+      i.stream = first;
+      break;
+    }
+    if (attempt >= i.ep.connect_retries || !upgrade_not_taken_up(failure)) std::rethrow_exception(failure);
+    std::this_thread::sleep_for(pause);
+    pause *= 2;
+  }
   asio::co_spawn(*i.io, i.run(), asio::detached);
   asio::co_spawn(*i.io, i.probe(), asio::detached);
   i.thread = std::thread([io = i.io.get()] { io->run(); });
