@@ -1,19 +1,15 @@
 #include "kernelgate/kernel/connection_file.hpp"
 
 #include "detail/files.hpp"
-
 #include "detail/loopback.hpp"
 #include "kernel/json_file.hpp"
 #include "kernelgate/error.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
+#include <string>
+#include <vector>
 
 namespace kernelgate {
 
