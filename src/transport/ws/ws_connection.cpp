@@ -340,6 +340,8 @@ ws_connection::ws_connection(endpoint ep, std::string target, std::vector<std::s
     while (!finished && i.io->run_one() > 0) {
     }
     i.io->restart();
+    if (!finished)
+      throw error(errc::connection_failed, "WebSocket " + i.where() + ": the connection attempt never completed");
     if (!failure) {
       i.stream = first;
       break;
