@@ -8,6 +8,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <mutex>
 
 namespace kernelgate {
@@ -221,6 +222,12 @@ kernel_session kernel_session::start(kernel_start_options options) {
   auto p = std::make_unique<impl>();
   p->owned = true;
   p->spec = find_kernelspec(options.kernel);
+  // Unless the caller sets the pause: traitlets refuses a setting given twice on the command line.
+  const bool caller_sets_pause =
+      std::any_of(options.extra_arguments.begin(), options.extra_arguments.end(),
+                  [](const std::string& a) { return a.find("_execute_sleep") != std::string::npos; });
+  if (!options.ipython_reply_pause && !caller_sets_pause && p->spec.runs_ipykernel())
+    p->spec.argv.push_back("--Kernel._execute_sleep=0");
   p->spec.argv.insert(p->spec.argv.end(), options.extra_arguments.begin(), options.extra_arguments.end());
   p->name = p->spec.name;
   p->work_dir = absolute_dir(options.work_dir, "work directory");

@@ -160,6 +160,12 @@ kernelspec find_kernelspec(std::string_view requested) {
                                                            : "; available: " + available));
 }
 
+bool kernelspec::runs_ipykernel() const {
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == "-m" && (argv[i + 1] == "ipykernel_launcher" || argv[i + 1] == "ipykernel")) return true;
+  return false;
+}
+
 std::vector<std::string> kernelspec::expand_argv(const std::filesystem::path& connection_file) const {
   std::vector<std::string> out;
   out.reserve(argv.size());

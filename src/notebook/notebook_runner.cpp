@@ -287,12 +287,10 @@ kernel_start_options notebook_kernel_start(const notebook& nb, const notebook_ru
   std::string name = options.kernel.empty() ? nb.kernel_name() : options.kernel;
   if (name.empty()) name = "python3";
   kernel_start_options start{.kernel = name, .work_dir = options.work_dir, .startup_timeout = options.startup_timeout};
-  // IPython kernels, named as jupyter_client recognises them.
-  if (name == "python" || name == "python2" || name == "python3") {
-    if (!options.ipython_history_file.empty())
-      start.extra_arguments.push_back("--HistoryManager.hist_file=" + options.ipython_history_file);
-    if (!options.ipython_reply_pause) start.extra_arguments.push_back("--Kernel._execute_sleep=0");
-  }
+  start.ipython_reply_pause = options.ipython_reply_pause;
+  // IPython kernels, named as jupyter_client recognises them (nbclient's rule for its history file).
+  if (!options.ipython_history_file.empty() && (name == "python" || name == "python2" || name == "python3"))
+    start.extra_arguments.push_back("--HistoryManager.hist_file=" + options.ipython_history_file);
   return start;
 }
 

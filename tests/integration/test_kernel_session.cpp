@@ -101,6 +101,29 @@ TEST_CASE("kill -9 of the kernel mid-run gives kernel_died, and restart brings a
   CHECK(stdout_of(r) == "False\n");
 }
 
+TEST_CASE("ipykernel's reply pause is off in a started kernel, across restarts, unless kept") {
+  kgtest::require_ipykernel();
+  kgtest::temp_dir dir;
+  const auto pause_of = [](kg::kernel_session& s) {
+    const auto r = s.execute("get_ipython().kernel._execute_sleep");
+    REQUIRE(r.outputs.size() == 1);
+    return r.outputs[0].text;
+  };
+  auto s = kg::kernel_session::start({.work_dir = dir.path()});
+  CHECK(pause_of(s) == "0.0");
+  // Outputs still all arrive, the last one often after the reply: the client waits for idle.
+  for (int i = 0; i < 50; ++i) CHECK(stdout_of(s.execute("print(" + std::to_string(i) + ")")) == std::to_string(i) + "\n");
+  s.restart();
+  CHECK(pause_of(s) == "0.0");
+  kg::kernel_start_options keep{.work_dir = dir.path()};
+  keep.ipython_reply_pause = true;
+  auto kept = kg::kernel_session::start(keep);
+  CHECK(pause_of(kept) == "0.0005");  // ipykernel 6.17's default
+  // A pause the caller sets in its own arguments is the one used.
+  auto own = kg::kernel_session::start({.work_dir = dir.path(), .extra_arguments = {"--Kernel._execute_sleep=0.002"}});
+  CHECK(pause_of(own) == "0.002");
+}
+
 TEST_CASE("timeout interrupts the kernel, keeps partial output, and state survives") {
   kgtest::require_ipykernel();
   kgtest::temp_dir dir;

@@ -290,8 +290,8 @@ TEST_CASE("an IPython kernel started for a run has ipykernel's reply pause off u
 
   const auto start = kg::notebook_kernel_start(kg::notebook::read(path), {.kernel = "python3"});
   CHECK(start.kernel == "python3");
-  CHECK(start.extra_arguments ==
-        std::vector<std::string>{"--HistoryManager.hist_file=:memory:", "--Kernel._execute_sleep=0"});
+  CHECK(start.extra_arguments == std::vector<std::string>{"--HistoryManager.hist_file=:memory:"});
+  CHECK_FALSE(start.ipython_reply_pause);
   // Other kernels get no IPython options.
   CHECK(kg::notebook_kernel_start(kg::notebook::read(path), {.kernel = "ir"}).extra_arguments.empty());
 }

@@ -87,6 +87,20 @@ TEST_CASE("earlier directories win, names are case-insensitive, fields are parse
   CHECK(count == 1);
 }
 
+TEST_CASE("runs_ipykernel: a kernelspec that runs ipykernel as a module") {
+  kg::kernelspec spec;
+  spec.argv = {"/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"};
+  CHECK(spec.runs_ipykernel());
+  spec.argv = {"python", "-m", "ipykernel", "-f", "{connection_file}"};
+  CHECK(spec.runs_ipykernel());
+  spec.argv = {"R", "--slave", "-e", "IRkernel::main()", "--args", "{connection_file}"};
+  CHECK_FALSE(spec.runs_ipykernel());
+  spec.argv = {"python", "-m", "xpython_launcher", "ipykernel_launcher"};
+  CHECK_FALSE(spec.runs_ipykernel());
+  spec.argv = {"-m"};
+  CHECK_FALSE(spec.runs_ipykernel());
+}
+
 TEST_CASE("${VAR} of an unknown variable stays as written") {
   kg::kernelspec s;
   s.env = {{"X", "${NOPE_NOT_SET}/a:$ALSO_NOT"}, {"Y", "${PATH}"}};

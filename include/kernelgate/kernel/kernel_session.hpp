@@ -29,6 +29,13 @@ struct kernel_start_options {
   std::map<std::string, std::string> env;      ///< added to the current environment (then the spec's)
   /// Appended to the kernelspec's command line (kept across restarts), e.g. IPython options.
   std::vector<std::string> extra_arguments;
+  /// ipykernel pauses 0.5 ms before every execute_reply (its Kernel._execute_sleep), so that a
+  /// client that stops reading at the reply still gets the request's last output. The session's
+  /// client reads outputs up to the kernel's idle status, which comes after them on the same
+  /// channel, so a kernelspec that runs ipykernel is started with the pause off (about 0.5 ms saved
+  /// per execute). True keeps it, for other clients of the kernel that stop at the reply; so does a
+  /// pause set in extra_arguments.
+  bool ipython_reply_pause = false;
   std::chrono::milliseconds startup_timeout{60000};
   std::chrono::milliseconds heartbeat_interval{1000};
   /// Dropped frames, throwing handlers: see kernel_client_options::on_error.

@@ -32,6 +32,8 @@ struct kernelspec {
   std::map<std::string, std::string> env;    ///< with `${VAR}` still in it
   nlohmann::json metadata = nlohmann::json::object();
 
+  /// True when argv runs ipykernel (`-m ipykernel_launcher` or `-m ipykernel`), the IPython kernel.
+  [[nodiscard]] bool runs_ipykernel() const;
   /// argv with `{connection_file}` and `{resource_dir}` replaced (other `{...}` left as written).
   [[nodiscard]] std::vector<std::string> expand_argv(const std::filesystem::path& connection_file) const;
   /// `parent` overlaid with env, each `${VAR}` / `$VAR` replaced from `parent` (unknown ones stay as
