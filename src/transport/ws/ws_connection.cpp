@@ -130,17 +130,6 @@ std::string reason_of(const boost::system::error_code& ec) {
   return ec.message();
 }
 
-// The first connection's transient failure: the server answered the upgrade with a success status.
-bool upgrade_not_taken_up(const std::exception_ptr& failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const error& e) {
-    return e.condition() == errc::connection_failed && e.http_status() != 0;
-  } catch (...) {
-    return false;
-  }
-}
-
 }  // namespace
 
 struct ws_connection::impl : std::enable_shared_from_this<impl> {
@@ -271,6 +260,28 @@ struct ws_connection::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  // The first connection. An upgrade answered with a success status but not taken up is asked
+  // again, as a refused TCP connection is: up to connect_retries more times, with doubling pauses.
+  // Any other failure ends it at once.
+  asio::awaitable<void> open_first() {
+    auto wait = ep.retry_backoff;
+    for (int attempt = 0;; ++attempt) {
+      auto s = make_stream();
+      try {
+        co_await s->open(ep, target, subprotocols, chosen);
+        stream = s;
+        co_return;
+      } catch (const error& e) {
+        const bool not_taken_up = e.condition() == errc::connection_failed && e.http_status() != 0;
+        if (!not_taken_up || attempt >= ep.connect_retries) throw;
+      }
+      pause->expires_after(wait);
+      boost::system::error_code wait_ec;
+      co_await pause->async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+      wait *= 2;
+    }
+  }
+
   // Runs on the context this object owns, so `this` outlives it (close() destroys the context first).
   asio::awaitable<void> run() {
     endpoint again = ep;
@@ -322,34 +333,21 @@ ws_connection::ws_connection(endpoint ep, std::string target, std::vector<std::s
     : impl_(std::make_shared<impl>(std::move(ep), std::move(target), std::move(subprotocols), policy)) {
   auto& i = *impl_;
   // The first connection is made on the I/O context but before the thread exists, so a failure is
-  // simply thrown here (every step has a deadline: connect, TLS and upgrade). An upgrade answered
-  // with a success status but not taken up is asked again, as a refused TCP connection is: up to
-  // connect_retries more times, with doubling pauses.
-  auto pause = i.ep.retry_backoff;
-  for (int attempt = 0;; ++attempt) {
-    std::exception_ptr failure;
-    bool finished = false;
-    auto first = i.make_stream();
-    asio::co_spawn(*i.io, first->open(i.ep, i.target, i.subprotocols, i.chosen),
-                   [&failure, &finished](std::exception_ptr e) {
-                     failure = e;
-                     finished = true;
-                   });
-    // Until the attempt ends, not until the context runs out of work: a refused upgrade leaves the
-    // WebSocket's handshake timer armed, which must not hold the caller for its whole duration.
-    while (!finished && i.io->run_one() > 0) {
-    }
-    i.io->restart();
-    if (!finished)
-      throw error(errc::connection_failed, "WebSocket " + i.where() + ": the connection attempt never completed");
-    if (!failure) {
-      i.stream = first;
-      break;
-    }
-    if (attempt >= i.ep.connect_retries || !upgrade_not_taken_up(failure)) std::rethrow_exception(failure);
-    std::this_thread::sleep_for(pause);
-    pause *= 2;
+  // simply thrown here (every step has a deadline: connect, TLS and upgrade).
+  std::exception_ptr failure;
+  bool finished = false;
+  asio::co_spawn(*i.io, i.open_first(), [&failure, &finished](std::exception_ptr e) {
+    failure = e;
+    finished = true;
+  });
+  // Until the attempts end, not until the context runs out of work: a refused upgrade leaves the
+  // WebSocket's handshake timer armed, which must not hold the caller for its whole duration.
+  while (!finished && i.io->run_one() > 0) {
   }
+  i.io->restart();
+  if (!finished)
+    throw error(errc::connection_failed, "WebSocket " + i.where() + ": the connection attempt never completed");
+  if (failure) std::rethrow_exception(failure);
   asio::co_spawn(*i.io, i.run(), asio::detached);
   asio::co_spawn(*i.io, i.probe(), asio::detached);
   i.thread = std::thread([io = i.io.get()] { io->run(); });
