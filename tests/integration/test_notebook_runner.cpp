@@ -71,6 +71,15 @@ kg::notebook run_with_nbclient(const fs::path& in, const fs::path& out, bool all
   return kg::notebook::read(out);
 }
 
+// A notebook of code cells with these sources, no kernelspec (run_notebook's default kernel).
+void write_code_notebook(const fs::path& path, const std::vector<std::string>& sources) {
+  json cells = json::array();
+  for (const auto& source : sources)
+    cells.push_back({{"cell_type", "code"}, {"execution_count", nullptr}, {"metadata", json::object()},
+                     {"outputs", json::array()}, {"source", source}});
+  kgtest::write_file(path, json{{"cells", cells}, {"metadata", json::object()}, {"nbformat", 4}, {"nbformat_minor", 4}}.dump());
+}
+
 void validate_with_nbformat(const fs::path& path) {
   const auto r = kgtest::run_command({kgtest::system_python(), "-c",
                                       "import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))",
@@ -214,19 +223,18 @@ TEST_CASE("allow_error_names lets named errors pass; force_raise_errors override
 TEST_CASE("with the next cell sent on each reply, every output lands in its own cell, in order") {
   require_jupyter();
   kgtest::temp_dir dir;
-  json cells = json::array();
+  std::vector<std::string> sources;
   for (int i = 0; i < 60; ++i) {
-    std::string source;
     switch (i % 3) {
-      case 0: source = "print('stdout', " + std::to_string(i) + ")"; break;
-      case 1: source = "import sys; print('stderr', " + std::to_string(i) + ", file=sys.stderr)\n" + std::to_string(i); break;
-      default: source = "from IPython.display import display; display(" + std::to_string(i) + ")"; break;
+      case 0: sources.push_back("print('stdout', " + std::to_string(i) + ")"); break;
+      case 1:
+        sources.push_back("import sys; print('stderr', " + std::to_string(i) + ", file=sys.stderr)\n" + std::to_string(i));
+        break;
+      default: sources.push_back("from IPython.display import display; display(" + std::to_string(i) + ")"); break;
     }
-    cells.push_back({{"cell_type", "code"}, {"execution_count", nullptr}, {"metadata", json::object()},
-                     {"outputs", json::array()}, {"source", source}});
   }
   const auto path = dir.path() / "many.ipynb";
-  kgtest::write_file(path, json{{"cells", cells}, {"metadata", json::object()}, {"nbformat", 4}, {"nbformat_minor", 4}}.dump());
+  write_code_notebook(path, sources);
   std::string events;
   auto result = kg::run_notebook(kg::notebook::read(path),
                                  {.work_dir = dir.path(), .on_cell = [&](const kg::cell_event& e) {
@@ -271,11 +279,7 @@ TEST_CASE("an IPython kernel started for a run has ipykernel's reply pause off u
   require_jupyter();
   kgtest::temp_dir dir;
   const auto path = dir.path() / "pause.ipynb";
-  kgtest::write_file(path, json{{"cells", json::array({{{"cell_type", "code"}, {"execution_count", nullptr},
-                                                         {"metadata", json::object()}, {"outputs", json::array()},
-                                                         {"source", "get_ipython().kernel._execute_sleep"}}})},
-                                {"metadata", json::object()}, {"nbformat", 4}, {"nbformat_minor", 4}}
-                                 .dump());
+  write_code_notebook(path, {"get_ipython().kernel._execute_sleep"});
   const auto pause_seen = [&](bool keep) {
     kg::notebook_run_options options{.work_dir = dir.path()};
     options.ipython_reply_pause = keep;
