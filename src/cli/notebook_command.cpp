@@ -72,8 +72,8 @@ int notebook_run(const options& opts) {
   auto result = [&] {
     if (opts.gateway.empty()) return run_notebook(std::move(nb), ro);
     // A kernel of the gateway; the notebook's own kernelspec name unless -k says otherwise.
-    std::string name = !opts.kernel.empty() ? opts.kernel : nb.kernel_name();
-    auto session = gateway_session::start({.gateway = gateway_options_of(opts), .kernel = name.empty() ? "python3" : name});
+    auto session =
+        gateway_session::start({.gateway = gateway_options_of(opts), .kernel = notebook_kernel_name(nb, ro)});
     auto r = run_notebook(std::move(nb), kernel_of(session), ro);
     session.shutdown();
     return r;

@@ -283,9 +283,13 @@ notebook_run_result run_notebook(notebook nb, notebook_kernel kernel, const note
   return {.nb = std::move(nb), .cells_executed = executed, .failure = std::move(run_failure)};
 }
 
-kernel_start_options notebook_kernel_start(const notebook& nb, const notebook_run_options& options) {
+std::string notebook_kernel_name(const notebook& nb, const notebook_run_options& options) {
   std::string name = options.kernel.empty() ? nb.kernel_name() : options.kernel;
-  if (name.empty()) name = "python3";
+  return name.empty() ? "python3" : name;
+}
+
+kernel_start_options notebook_kernel_start(const notebook& nb, const notebook_run_options& options) {
+  const std::string name = notebook_kernel_name(nb, options);
   kernel_start_options start{.kernel = name, .work_dir = options.work_dir, .startup_timeout = options.startup_timeout};
   start.ipython_reply_pause = options.ipython_reply_pause;
   // IPython kernels, named as jupyter_client recognises them (nbclient's rule for its history file).

@@ -108,9 +108,12 @@ template <class Session>
   return {.client = session.client(), .interrupt = [&session] { session.interrupt(); }, .info = &session.info()};
 }
 
-/// How run_notebook(nb, options) starts its kernel: the kernelspec (options.kernel, else the
-/// notebook's, else python3), work_dir, startup_timeout, the reply pause, and for an IPython kernel
-/// the history file. For callers that start the session themselves and want the same kernel.
+/// The kernelspec a run of `nb` uses: options.kernel, else the notebook's, else python3.
+[[nodiscard]] std::string notebook_kernel_name(const notebook& nb, const notebook_run_options& options);
+
+/// How run_notebook(nb, options) starts its kernel: the kernelspec (notebook_kernel_name),
+/// work_dir, startup_timeout, the reply pause, and for an IPython kernel the history file. For
+/// callers that start the session themselves and want the same kernel.
 [[nodiscard]] kernel_start_options notebook_kernel_start(const notebook& nb, const notebook_run_options& options);
 
 /// Runs every code cell of `nb` in order in a fresh kernel over ZeroMQ, shut down afterwards.
