@@ -5,7 +5,7 @@
 #include "detail/process.hpp"
 #include "docker/block_runner.hpp"
 #include "docker/protocol.hpp"
-#include "exec/command_line.hpp"
+#include "exec/run_blocks.hpp"
 #include "kernelgate/docker/client.hpp"
 #include "kernelgate/error.hpp"
 

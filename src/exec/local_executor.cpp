@@ -3,7 +3,7 @@
 #include "detail/files.hpp"
 
 #include "detail/process.hpp"
-#include "exec/command_line.hpp"
+#include "exec/run_blocks.hpp"
 #include "kernelgate/error.hpp"
 
 #include <fcntl.h>

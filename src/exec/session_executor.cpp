@@ -1,6 +1,8 @@
 #include "exec/session_executor.hpp"
 
-#include "exec/command_line.hpp"
+#include "exec/file_snapshot.hpp"
+#include "exec/languages.hpp"
+#include "exec/output_collector.hpp"
 #include "kernelgate/error.hpp"
 
 #include <stdlib.h>

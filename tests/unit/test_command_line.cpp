@@ -1,7 +1,8 @@
 #include <doctest/doctest.h>
 
 #include "detail/files.hpp"
-#include "exec/command_line.hpp"
+#include "exec/file_snapshot.hpp"
+#include "exec/run_blocks.hpp"
 #include "kernelgate/error.hpp"
 #include "support.hpp"
 
