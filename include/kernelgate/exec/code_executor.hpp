@@ -35,6 +35,10 @@ struct code_result {
   std::string output;                      ///< stdout and stderr in the order produced
   std::optional<std::string> code_file;    ///< the first file written for a block, if any
   std::vector<std::string> output_files;   ///< images and other rich outputs saved to disk
+  /// The kernel died, or the connection to it was lost for good, during the run: exit_code is 1,
+  /// `output` keeps what arrived before and ends with a note saying what happened. The code itself
+  /// need not have failed; the next execute starts a new kernel. Always false for processes.
+  bool kernel_lost = false;
 };
 
 /// Per-call options of code_executor::execute.
